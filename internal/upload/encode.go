@@ -67,6 +67,13 @@ func (l *Layout) Validate() error {
 	return nil
 }
 
+// chunkBuffers holds plaintext buffers of MaxChunkSize bytes, so that
+// uploading many small files does not allocate a chunk for each.
+var chunkBuffers = sync.Pool{New: func() any {
+	b := make([]byte, MaxChunkSize)
+	return &b
+}}
+
 // A Sink stores the shards of block index. EncodeFile calls it from several
 // goroutines at once; shards are valid only until it returns. The block's
 // offsets are set.
@@ -88,10 +95,22 @@ func EncodeFile(ctx context.Context, r io.Reader, name string, mime *string, l L
 		index int
 		plain []byte
 	}
-	free := make(chan []byte, workers) // plaintext buffers, allocated on first use
+	free := make(chan []byte, workers) // plaintext buffers, taken on first use
 	for range workers {
 		free <- nil
 	}
+	defer func() { // return the buffers that came back; others are garbage
+		for {
+			select {
+			case buf := <-free:
+				if buf != nil {
+					chunkBuffers.Put(&buf)
+				}
+			default:
+				return
+			}
+		}
+	}()
 	jobs := make(chan job)
 	g, ctx := errgroup.WithContext(ctx)
 
@@ -107,10 +126,12 @@ func EncodeFile(ctx context.Context, r io.Reader, name string, mime *string, l L
 				return ctx.Err()
 			}
 			if buf == nil {
-				buf = make([]byte, chunkSize)
+				buf = (*chunkBuffers.Get().(*[]byte))[:chunkSize]
 			}
 			n, err := io.ReadFull(r, buf)
-			if n > 0 {
+			if n == 0 {
+				free <- buf
+			} else {
 				content.Write(buf[:n])
 				size += uint64(n)
 				select {
@@ -145,7 +166,7 @@ func EncodeFile(ctx context.Context, r io.Reader, name string, mime *string, l L
 				}
 				b.StartOffset = uint64(j.index) * uint64(chunkSize)
 				b.EndOffset = b.StartOffset + uint64(len(j.plain)) - 1
-				free <- j.plain[:cap(j.plain)]
+				free <- j.plain[:chunkSize]
 				if err := sink(ctx, j.index, &b, shards); err != nil {
 					return fmt.Errorf("upload: block %d: %w", j.index, err)
 				}
