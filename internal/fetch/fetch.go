@@ -68,8 +68,20 @@ type Options struct {
 	// VerifyContent re-hashes every plaintext block against its content
 	// hash, on top of the encrypted-hash and GCM checks.
 	VerifyContent bool
+	// Cache, when set, keeps verified blocks.
+	Cache BlockCache
 	// Log receives a warning for each corrupt shard found, naming its store.
 	Log *slog.Logger
+}
+
+// BlockCache keeps verified plaintext blocks. Implementations must key
+// blocks by their content hash (their secret key) as well as their encrypted
+// hash, so that only a reader who opened the metadata can hit the cache.
+type BlockCache interface {
+	// Get appends the plaintext of b to dst, if the cache holds it.
+	Get(b *meta.Block, dst []byte) ([]byte, bool)
+	// Add keeps the verified plaintext of b; it must copy plain.
+	Add(b *meta.Block, plain []byte)
 }
 
 // Fetcher reads content. It is safe for concurrent use.
@@ -187,6 +199,19 @@ type shardResult struct {
 // and appends its plaintext to dst. It fails with [ErrUnavailable] when fewer
 // than k good shards can be read.
 func (f *Fetcher) Block(ctx context.Context, dst []byte, b *meta.Block) ([]byte, error) {
+	if f.opts.Cache != nil {
+		if out, ok := f.opts.Cache.Get(b, dst); ok {
+			return out, nil
+		}
+	}
+	out, err := f.block(ctx, dst, b)
+	if err == nil && f.opts.Cache != nil {
+		f.opts.Cache.Add(b, out[len(dst):])
+	}
+	return out, err
+}
+
+func (f *Fetcher) block(ctx context.Context, dst []byte, b *meta.Block) ([]byte, error) {
 	n, k := len(b.Shards), int(b.RequiredShards)
 	if _, err := erasure.New(k, n); err != nil {
 		return dst, fmt.Errorf("%w: block %v: %w", ErrBadMetadata, b.EncryptedHash, err)
