@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/mycdn/mycdn/internal/seal"
 	"github.com/mycdn/mycdn/meta"
 )
 
@@ -36,26 +35,6 @@ func Name(m meta.Metadata) string {
 		return m.Name
 	}
 	return ""
-}
-
-// Entry reads the metadata of a directory entry: sealed when it has a key,
-// else plain (then checked against its lookup hash only).
-func (f *Fetcher) Entry(ctx context.Context, e meta.Entry) (meta.Metadata, error) {
-	if e.Key != nil {
-		return f.Metadata(ctx, e.Lookup, *e.Key)
-	}
-	blob, err := f.opts.Registry.Get(ctx, e.Lookup)
-	if err != nil {
-		return nil, fmt.Errorf("metadata %v: %w", e.Lookup, err)
-	}
-	if seal.Sum(blob) != e.Lookup {
-		return nil, fmt.Errorf("metadata %v: %w", e.Lookup, seal.ErrLookupMismatch)
-	}
-	m, _, err := meta.Unmarshal(blob)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v: %w", ErrBadMetadata, e.Lookup, err)
-	}
-	return m, nil
 }
 
 // List reads the metadata of every entry of d, several at a time, and

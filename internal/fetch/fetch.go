@@ -70,8 +70,22 @@ type Options struct {
 	VerifyContent bool
 	// Cache, when set, keeps verified blocks.
 	Cache BlockCache
+	// MetadataCache, when set, keeps opened metadata.
+	MetadataCache MetadataCache
+	// Observe, when set, is called after every shard read with the store,
+	// how long the read took and its error, for metrics.
+	Observe func(loc meta.ShardLocation, took time.Duration, err error)
 	// Log receives a warning for each corrupt shard found, naming its store.
 	Log *slog.Logger
+}
+
+// MetadataCache keeps opened, verified metadata. It is keyed by the lookup
+// hash and the key that opened it (nil for unsealed metadata), so that only
+// a reader who holds the key can hit it.
+type MetadataCache interface {
+	Get(lookup meta.Hash, key *meta.Hash) (meta.Metadata, bool)
+	// Add keeps m, whose encoding took size bytes.
+	Add(lookup meta.Hash, key *meta.Hash, m meta.Metadata, size int)
 }
 
 // BlockCache keeps verified plaintext blocks. Implementations must key
@@ -430,6 +444,9 @@ func (f *Fetcher) readShard(ctx context.Context, b *backend, index int, key []by
 	defer cancel()
 	start := time.Now()
 	data, err := b.reader.Get(ctx, key, f.buffer())
+	if f.opts.Observe != nil {
+		f.opts.Observe(b.loc, time.Since(start), err)
+	}
 	switch {
 	case err == nil:
 		b.observe(time.Since(start))
@@ -442,17 +459,35 @@ func (f *Fetcher) readShard(ctx context.Context, b *backend, index int, key []by
 // Metadata reads the metadata under lookup from the registry, checks it
 // against lookup, opens it with key, checks it against key and decodes it.
 func (f *Fetcher) Metadata(ctx context.Context, lookup, key meta.Hash) (meta.Metadata, error) {
-	sealed, err := f.opts.Registry.Get(ctx, lookup)
-	if err != nil {
-		return nil, fmt.Errorf("metadata %v: %w", lookup, err)
+	return f.Entry(ctx, meta.Entry{Lookup: lookup, Key: &key})
+}
+
+// Entry reads the metadata of a directory entry: sealed when it has a key,
+// else plain (then checked against its lookup hash only).
+func (f *Fetcher) Entry(ctx context.Context, e meta.Entry) (meta.Metadata, error) {
+	if c := f.opts.MetadataCache; c != nil {
+		if m, ok := c.Get(e.Lookup, e.Key); ok {
+			return m, nil
+		}
 	}
-	blob, err := seal.OpenMetadata(sealed, lookup, key)
+	blob, err := f.opts.Registry.Get(ctx, e.Lookup)
+	if err != nil {
+		return nil, fmt.Errorf("metadata %v: %w", e.Lookup, err)
+	}
+	if e.Key != nil {
+		blob, err = seal.OpenMetadata(blob, e.Lookup, *e.Key)
+	} else if seal.Sum(blob) != e.Lookup {
+		err = fmt.Errorf("metadata %v: %w", e.Lookup, seal.ErrLookupMismatch)
+	}
 	if err != nil {
 		return nil, err
 	}
 	m, _, err := meta.Unmarshal(blob)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v: %w", ErrBadMetadata, lookup, err)
+		return nil, fmt.Errorf("%w: %v: %w", ErrBadMetadata, e.Lookup, err)
+	}
+	if c := f.opts.MetadataCache; c != nil {
+		c.Add(e.Lookup, e.Key, m, len(blob))
 	}
 	return m, nil
 }
