@@ -83,19 +83,19 @@ type Options struct {
 // hash and the key that opened it (nil for unsealed metadata), so that only
 // a reader who holds the key can hit it.
 type MetadataCache interface {
-	Get(lookup meta.Hash, key *meta.Hash) (meta.Metadata, bool)
-	// Add keeps m, whose encoding took size bytes.
-	Add(lookup meta.Hash, key *meta.Hash, m meta.Metadata, size int)
+	GetMetadata(lookup meta.Hash, key *meta.Hash) (meta.Metadata, bool)
+	// AddMetadata keeps m, whose encoding took size bytes.
+	AddMetadata(lookup meta.Hash, key *meta.Hash, m meta.Metadata, size int)
 }
 
 // BlockCache keeps verified plaintext blocks. Implementations must key
 // blocks by their content hash (their secret key) as well as their encrypted
 // hash, so that only a reader who opened the metadata can hit the cache.
 type BlockCache interface {
-	// Get appends the plaintext of b to dst, if the cache holds it.
-	Get(b *meta.Block, dst []byte) ([]byte, bool)
-	// Add keeps the verified plaintext of b; it must copy plain.
-	Add(b *meta.Block, plain []byte)
+	// GetBlock appends the plaintext of b to dst, if the cache holds it.
+	GetBlock(b *meta.Block, dst []byte) ([]byte, bool)
+	// AddBlock keeps the verified plaintext of b; it must copy plain.
+	AddBlock(b *meta.Block, plain []byte)
 }
 
 // Fetcher reads content. It is safe for concurrent use.
@@ -214,13 +214,13 @@ type shardResult struct {
 // than k good shards can be read.
 func (f *Fetcher) Block(ctx context.Context, dst []byte, b *meta.Block) ([]byte, error) {
 	if f.opts.Cache != nil {
-		if out, ok := f.opts.Cache.Get(b, dst); ok {
+		if out, ok := f.opts.Cache.GetBlock(b, dst); ok {
 			return out, nil
 		}
 	}
 	out, err := f.block(ctx, dst, b)
 	if err == nil && f.opts.Cache != nil {
-		f.opts.Cache.Add(b, out[len(dst):])
+		f.opts.Cache.AddBlock(b, out[len(dst):])
 	}
 	return out, err
 }
@@ -466,7 +466,7 @@ func (f *Fetcher) Metadata(ctx context.Context, lookup, key meta.Hash) (meta.Met
 // else plain (then checked against its lookup hash only).
 func (f *Fetcher) Entry(ctx context.Context, e meta.Entry) (meta.Metadata, error) {
 	if c := f.opts.MetadataCache; c != nil {
-		if m, ok := c.Get(e.Lookup, e.Key); ok {
+		if m, ok := c.GetMetadata(e.Lookup, e.Key); ok {
 			return m, nil
 		}
 	}
@@ -487,7 +487,7 @@ func (f *Fetcher) Entry(ctx context.Context, e meta.Entry) (meta.Metadata, error
 		return nil, fmt.Errorf("%w: %v: %w", ErrBadMetadata, e.Lookup, err)
 	}
 	if c := f.opts.MetadataCache; c != nil {
-		c.Add(e.Lookup, e.Key, m, len(blob))
+		c.AddMetadata(e.Lookup, e.Key, m, len(blob))
 	}
 	return m, nil
 }
