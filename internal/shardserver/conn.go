@@ -171,7 +171,10 @@ func (c *conn) int(n int64) { c.out = shardproto.AppendInt(c.out[:0], n); c.writ
 
 func (c *conn) bulk(b []byte) { c.out = shardproto.AppendBulk(c.out[:0], b); c.write(c.out) }
 
-func (c *conn) bulkString(s string) { c.out = shardproto.AppendBulkString(c.out[:0], s); c.write(c.out) }
+func (c *conn) bulkString(s string) {
+	c.out = shardproto.AppendBulkString(c.out[:0], s)
+	c.write(c.out)
+}
 
 func (c *conn) null() { c.write([]byte("$-1\r\n")) }
 
