@@ -217,15 +217,22 @@ func TestLimits(t *testing.T) {
 		// 60 clients send 6 MiB each at once: 360 MiB that would all be in
 		// memory without the 32 MiB budget.
 		var wg sync.WaitGroup
-		val := string(bytes.Repeat([]byte("v"), 6<<20))
+		val := bytes.Repeat([]byte("v"), 6<<20)
 		start := make(chan struct{})
 		for i := range 60 {
-			c := dial(t, p.Addr)
-			c.do("SELECT", "3")
 			wg.Go(func() {
 				<-start
-				if got := c.do("SET", "big"+strconv.Itoa(i), val); got != "+OK" {
-					t.Errorf("SET %d: %s", i, got)
+				c := dial(t, p.Addr)
+				key := "big" + strconv.Itoa(i)
+				c.send(fmt.Sprintf("*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n", len(key), key, len(val)))
+				_ = c.c.SetWriteDeadline(time.Now().Add(time.Minute))
+				if _, err := c.c.Write(val); err != nil {
+					t.Errorf("SET %d: %v", i, err)
+					return
+				}
+				c.send("\r\n")
+				if got := c.reply() + " " + c.reply(); got != "+OK +OK" {
+					t.Errorf("SELECT, SET %d: %s", i, got)
 				}
 			})
 		}
