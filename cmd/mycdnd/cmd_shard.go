@@ -77,13 +77,14 @@ func runShard(ctx context.Context, opts shardOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", opts.listen)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", opts.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	if opts.metricsListen != "" {
-		mln, err := net.Listen("tcp", opts.metricsListen)
+		mln, err := lc.Listen(ctx, "tcp", opts.metricsListen)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("metrics listen: %w", err)

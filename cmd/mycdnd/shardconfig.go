@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -157,7 +156,7 @@ func parseShardConfig(data []byte, readFile func(string) ([]byte, error)) (shard
 					return opts, fmt.Errorf("databases[%d]: key %s listed twice", i, s)
 				}
 				seen[string(k)] = true
-				a.Grants = append(a.Grants, shardserver.Grant{DB: db, User: ed25519.PublicKey(k), Right: g.right})
+				a.Grants = append(a.Grants, shardserver.Grant{DB: db, User: k, Right: g.right})
 			}
 		}
 	}

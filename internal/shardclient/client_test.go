@@ -210,9 +210,9 @@ func TestLogin(t *testing.T) {
 	}
 	k, v := []byte("shard"), []byte("value")
 	for _, tc := range []struct {
-		name          string
-		db            int
-		auth          shardclient.Auth
+		name           string
+		db             int
+		auth           shardclient.Auth
 		setErr, getErr error // nil: works
 	}{
 		{"key writer public-read", 1, shardclient.Auth{Key: writerKey}, nil, nil},

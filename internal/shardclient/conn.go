@@ -63,7 +63,7 @@ func (cn *conn) arm(ctx context.Context, timeout time.Duration) (stop func() boo
 		d = dl
 	}
 	if err := cn.nc.SetDeadline(d); err != nil {
-		cn.fail(err)
+		_ = cn.fail(err)
 	}
 	return context.AfterFunc(ctx, func() { _ = cn.nc.SetDeadline(time.Unix(1, 0)) })
 }
@@ -92,7 +92,7 @@ func (cn *conn) queue(name []byte, args ...[]byte) {
 func (cn *conn) command(name []byte, args ...[]byte) {
 	cn.queue(name, args...)
 	if err := cn.bw.Flush(); err != nil {
-		cn.fail(err)
+		_ = cn.fail(err)
 	}
 }
 
@@ -178,18 +178,21 @@ func (cn *conn) readBulk(dst []byte, max int) ([]byte, error) {
 	if n < 0 {
 		return dst, ErrNotFound
 	}
-	if cap(dst)-len(dst) < n+2 {
-		nd := make([]byte, len(dst), len(dst)+n+2)
+	if cap(dst)-len(dst) < n {
+		nd := make([]byte, len(dst), len(dst)+n)
 		copy(nd, dst)
 		dst = nd
 	}
-	body := dst[len(dst) : len(dst)+n+2]
 	// With an empty buffer, bufio reads large parts straight from the
-	// socket into body.
-	if _, err := io.ReadFull(cn.br, body); err != nil {
+	// socket into dst.
+	if _, err := io.ReadFull(cn.br, dst[len(dst):len(dst)+n]); err != nil {
 		return dst, cn.fail(unexpected(err))
 	}
-	if body[n] != '\r' || body[n+1] != '\n' {
+	var crlf [2]byte
+	if _, err := io.ReadFull(cn.br, crlf[:]); err != nil {
+		return dst, cn.fail(unexpected(err))
+	}
+	if crlf != [2]byte{'\r', '\n'} {
 		return dst, cn.fail(fmt.Errorf("%w: bulk string not followed by CRLF", errProtocol))
 	}
 	return dst[:len(dst)+n], nil

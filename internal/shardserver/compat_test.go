@@ -60,7 +60,7 @@ func TestGoRedis(t *testing.T) {
 	if d, err := rdb.TTL(ctx, "small").Result(); err != nil || d != -1 {
 		t.Errorf("TTL without expiry: %v %v", d, err)
 	}
-	must(rdb.SetEx(ctx, "gone", "x", time.Second).Err())
+	must(rdb.Do(ctx, "SETEX", "gone", "1", "x").Err())
 	must(rdb.Set(ctx, "gone2", "x", 50*time.Millisecond).Err())
 	time.Sleep(100 * time.Millisecond)
 	if n, err := rdb.Exists(ctx, "big", "small", "gone2", "missing", "big").Result(); err != nil || n != 3 {

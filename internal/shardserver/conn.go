@@ -65,14 +65,14 @@ func (c *conn) serve(ctx context.Context) {
 	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
 	defer stop()
 	defer c.rd.release()
-	err := c.loop()
+	err := c.loop(ctx)
 	c.nc.Close()
 	c.logClose(ctx, err)
 }
 
-func (c *conn) loop() error {
+func (c *conn) loop(ctx context.Context) error {
 	for {
-		args, err := c.rd.read(c.limits())
+		args, err := c.rd.read(ctx, c.limits())
 		if err != nil {
 			var pe *protoError
 			if errors.As(err, &pe) {

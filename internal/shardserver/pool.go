@@ -35,16 +35,18 @@ func classOf(n int) int {
 	return max(minClass, bits.Len(uint(n-1)))
 }
 
-// get returns a buffer of n bytes, waiting for budget. n must not exceed the
-// budget or 1<<maxClass.
-func (p *pool) get(n int) *buffer {
+// get returns a buffer of n bytes, waiting for budget until ctx is done. n
+// must not exceed the budget or 1<<maxClass.
+func (p *pool) get(ctx context.Context, n int) (*buffer, error) {
 	c := classOf(n)
-	_ = p.budget.Acquire(context.Background(), 1<<c) // never fails without cancellation
+	if err := p.budget.Acquire(ctx, 1<<c); err != nil {
+		return nil, err
+	}
 	if v, ok := p.classes[c].Get().(*buffer); ok {
 		v.b = v.b[:n]
-		return v
+		return v, nil
 	}
-	return &buffer{b: make([]byte, n, 1<<c), class: c}
+	return &buffer{b: make([]byte, n, 1<<c), class: c}, nil
 }
 
 // put returns a buffer to the pool.

@@ -3,6 +3,7 @@ package shardserver
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -58,8 +59,9 @@ func (r *reader) release() {
 	}
 }
 
-// read reads the next command. An empty inline line gives no arguments.
-func (r *reader) read(lim limits) ([][]byte, error) {
+// read reads the next command; ctx bounds waiting for memory for a value.
+// An empty inline line gives no arguments.
+func (r *reader) read(ctx context.Context, lim limits) ([][]byte, error) {
 	r.release()
 	r.args = r.args[:0]
 	r.arena = r.arena[:0]
@@ -80,7 +82,7 @@ func (r *reader) read(lim limits) ([][]byte, error) {
 		return nil, protoErrorf("Protocol error: invalid multibulk length")
 	}
 	for i := range int(n) {
-		if err := r.readArg(i, &budget, lim); err != nil {
+		if err := r.readArg(ctx, i, &budget, lim); err != nil {
 			return nil, err
 		}
 	}
@@ -88,7 +90,7 @@ func (r *reader) read(lim limits) ([][]byte, error) {
 }
 
 // readArg reads one bulk string argument.
-func (r *reader) readArg(i int, budget *int64, lim limits) error {
+func (r *reader) readArg(ctx context.Context, i int, budget *int64, lim limits) error {
 	line, err := r.line(budget)
 	if err != nil {
 		return err
@@ -118,7 +120,9 @@ func (r *reader) readArg(i int, budget *int64, lim limits) error {
 	if n > lim.value {
 		return protoErrorf("value of %d bytes is larger than the limit of %d bytes", n, lim.value)
 	}
-	r.value = r.pool.get(int(n) + 2)
+	if r.value, err = r.pool.get(ctx, int(n)+2); err != nil {
+		return err
+	}
 	if _, err := io.ReadFull(r.br, r.value.b); err != nil {
 		return unexpected(err)
 	}

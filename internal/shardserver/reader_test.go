@@ -2,6 +2,7 @@ package shardserver
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -13,7 +14,7 @@ func readAll(t testing.TB, in string, lim limits) ([][]string, error) {
 	r := newReader(strings.NewReader(in), 64, newPool(64<<20))
 	var cmds [][]string
 	for {
-		args, err := r.read(lim)
+		args, err := r.read(context.Background(), lim)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = nil
@@ -100,7 +101,7 @@ func FuzzReader(f *testing.F) {
 		}
 		r := newReader(bytes.NewReader(in), 64, newPool(1<<20))
 		for {
-			args, err := r.read(lim)
+			args, err := r.read(context.Background(), lim)
 			if err != nil {
 				return
 			}

@@ -39,8 +39,9 @@ type Redis struct {
 }
 
 // StartRedis starts redis-server on a free loopback port without
-// persistence, waits until it answers PING and stops it when t ends.
-func StartRedis(t testing.TB) *Redis {
+// persistence, waits until it answers PING and stops it when t ends. args
+// are more configuration, such as "--appendonly", "yes".
+func StartRedis(t testing.TB, args ...string) *Redis {
 	t.Helper()
 	bin := LookPath(t, "redis-server", "redis-server")
 	dir := t.TempDir()
@@ -51,15 +52,17 @@ func StartRedis(t testing.TB) *Redis {
 			t.Fatal(err)
 		}
 		r := &Redis{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-		r.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		r.cmd = exec.CommandContext(context.Background(), bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "yes",
 			"--logfile", filepath.Join(dir, "redis.log"))
+		r.cmd.Args = append(r.cmd.Args, args...)
 		if err := r.cmd.Start(); err != nil {
 			t.Fatalf("start redis-server: %v", err)
 		}
-		exited := make(chan error, 1)
-		go func() { exited <- r.cmd.Wait() }()
-		if lastErr = waitPing(r.Addr, exited, 10*time.Second); lastErr == nil {
+		exited := make(chan struct{})
+		var waitErr error
+		go func() { waitErr = r.cmd.Wait(); close(exited) }()
+		if lastErr = waitPing(r.Addr, exited, &waitErr, 10*time.Second); lastErr == nil {
 			t.Cleanup(func() {
 				_ = r.cmd.Process.Signal(syscall.SIGCONT)
 				_ = r.cmd.Process.Kill()
@@ -82,8 +85,9 @@ func (r *Redis) Pause() error { return r.cmd.Process.Signal(syscall.SIGSTOP) }
 // Resume continues a paused server.
 func (r *Redis) Resume() error { return r.cmd.Process.Signal(syscall.SIGCONT) }
 
-// waitPing waits until addr answers PING with PONG, or the process exits.
-func waitPing(addr string, exited <-chan error, within time.Duration) error {
+// waitPing waits until addr answers PING with PONG, or the process exits
+// (closing exited after setting *waitErr).
+func waitPing(addr string, exited <-chan struct{}, waitErr *error, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for {
 		err := ping(addr)
@@ -91,8 +95,8 @@ func waitPing(addr string, exited <-chan error, within time.Duration) error {
 			return nil
 		}
 		select {
-		case werr := <-exited:
-			return fmt.Errorf("exited: %v (last ping: %w)", werr, err)
+		case <-exited:
+			return fmt.Errorf("exited: %w (last ping: %w)", *waitErr, err)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -126,7 +130,8 @@ func ping(addr string) error {
 
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}

@@ -60,7 +60,8 @@ func StartShard(t testing.TB, o ShardOptions) *Shard {
 		st.Close()
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		st.Close()
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package testenv
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -22,13 +23,13 @@ import (
 func BuildMycdnd(t testing.TB) string {
 	t.Helper()
 	goBin := LookPath(t, "go", "golang-go")
-	out, err := exec.Command(goBin, "env", "GOMOD").Output()
+	out, err := exec.CommandContext(context.Background(), goBin, "env", "GOMOD").Output()
 	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
 		t.Fatalf("find the module root: %v", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
 	bin := filepath.Join(t.TempDir(), "mycdnd")
-	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/mycdnd")
+	cmd := exec.CommandContext(context.Background(), goBin, "build", "-o", bin, "./cmd/mycdnd")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/mycdnd: %v\n%s", err, out)
@@ -55,7 +56,7 @@ var addrRE = regexp.MustCompile(`msg="serving (shard store|metrics)" addr=(\S+)`
 func StartShardProcess(t testing.TB, bin, dir string, args ...string) *ShardProcess {
 	t.Helper()
 	p := &ShardProcess{Dir: dir, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"shard", "--data", dir,
+	p.cmd = exec.CommandContext(context.Background(), bin, append([]string{"shard", "--data", dir,
 		"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
