@@ -138,7 +138,7 @@ bytes, or one line of hexadecimal with --hex.`,
 // "-" or absent, up to maxMetaInput bytes; with asHex it decodes one line of
 // hexadecimal.
 func readInput(c *cobra.Command, args []string, asHex bool) ([]byte, error) {
-	var r io.Reader = c.InOrStdin()
+	r := c.InOrStdin()
 	name := "standard input"
 	if len(args) == 1 && args[0] != "-" {
 		f, err := os.Open(args[0])

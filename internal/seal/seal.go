@@ -4,7 +4,7 @@
 // Every key is the hash of the plaintext it seals ([Sum], the first 16 bytes
 // of BLAKE3), so identical plaintexts seal under identical keys and a reader
 // who holds a key can check what it opened. Nonces are derived from the
-// content by default ([ChunkNonce], [MetadataNonce]); [RandomNonce] gives the
+// content by default ([ChunkNonces], [MetadataNonce]); [RandomNonce] gives the
 // reference system's random ones.
 package seal
 
@@ -65,34 +65,55 @@ func (h *Hasher) Sum() meta.Hash {
 func (h *Hasher) Reset() { h.h.Reset() }
 
 // ChunkKey returns the key of a plaintext chunk, [Sum] of it, and the whole
-// 32-byte BLAKE3 digest it is the prefix of, which [ChunkNonce] takes.
+// 32-byte BLAKE3 digest it is the prefix of, which [ChunkNonces.Derive] takes.
 func ChunkKey(plain []byte) (key meta.Hash, digest [32]byte) {
 	digest = blake3.Sum256(plain)
 	return meta.Hash(digest[:16]), digest
 }
 
-// ChunkNonce derives the nonce of a chunk from its BLAKE3 digest, the number
-// k of shards that rebuild it, and the ordered locations of its n shards:
+// ChunkNonces derives the nonces of the chunks of a file from their content
+// and the file's layout: the number k of shards that rebuild a chunk and the
+// ordered places (host and database) of its n shards:
 //
-//	nonce = BLAKE3("mycdn-chunk-nonce-v1\x00" || digest || u16be(k) || u16be(n) || bincode(shards))[:12]
+//	nonce = BLAKE3("mycdn-chunk-nonce-v1\x00" || digest || u16be(k) || u16be(n) || bincode(places))[:12]
 //
-// The same content under the same layout gets the same nonce, and so the same
-// shards; binding the layout keeps one shard key from needing two contents.
-func ChunkNonce(digest *[32]byte, k int, shards []meta.ShardLocation) (meta.Nonce, error) {
+// where digest is the chunk's 32-byte BLAKE3 digest and places are the shard
+// locations without their credentials, which may change without moving a
+// shard. The same content under the same layout gets the same nonce, and so
+// the same shards; binding the layout keeps one shard key (which depends only
+// on the ciphertext) from needing two contents. A ChunkNonces is safe for
+// concurrent use.
+type ChunkNonces struct {
+	layout []byte
+}
+
+// NewChunkNonces returns the nonce deriver of the layout (k, shards).
+func NewChunkNonces(k int, shards []meta.ShardLocation) (*ChunkNonces, error) {
 	if k < 1 || k > 0xffff || len(shards) > 0xffff {
-		return meta.Nonce{}, fmt.Errorf("seal: chunk nonce: bad layout k=%d n=%d", k, len(shards))
+		return nil, fmt.Errorf("seal: chunk nonces: bad layout k=%d n=%d", k, len(shards))
 	}
-	buf := make([]byte, 0, 256)
-	buf = append(buf, chunkNonceLabel...)
-	buf = append(buf, digest[:]...)
-	buf = binary.BigEndian.AppendUint16(buf, uint16(k))
-	buf = binary.BigEndian.AppendUint16(buf, uint16(len(shards)))
-	buf, err := meta.AppendShardLocations(buf, shards)
+	places := make([]meta.ShardLocation, len(shards))
+	for i, s := range shards {
+		places[i] = meta.ShardLocation{Host: s.Host, DB: s.DB}
+	}
+	layout := binary.BigEndian.AppendUint16(nil, uint16(k))
+	layout = binary.BigEndian.AppendUint16(layout, uint16(len(shards)))
+	layout, err := meta.AppendShardLocations(layout, places)
 	if err != nil {
-		return meta.Nonce{}, fmt.Errorf("seal: chunk nonce: %w", err)
+		return nil, fmt.Errorf("seal: chunk nonces: %w", err)
 	}
-	d := blake3.Sum256(buf)
-	return meta.Nonce(d[:12]), nil
+	return &ChunkNonces{layout: layout}, nil
+}
+
+// Derive returns the nonce of the chunk whose BLAKE3 digest is digest.
+func (c *ChunkNonces) Derive(digest *[32]byte) meta.Nonce {
+	h := blake3.New()
+	h.WriteString(chunkNonceLabel)
+	h.Write(digest[:])
+	h.Write(c.layout)
+	var d [32]byte
+	h.Sum(d[:0])
+	return meta.Nonce(d[:12])
 }
 
 // MetadataNonce derives the nonce of a metadata blob from its content:
