@@ -47,6 +47,7 @@ var (
 // "NOPERM this key has no write right on database 7".
 type ServerError struct{ Msg string }
 
+// Error returns the server's message.
 func (e *ServerError) Error() string { return e.Msg }
 
 // Unwrap maps the reply's prefix to [ErrAuth] or [ErrDenied].
