@@ -6,7 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command -> Debian package that provides it
-declare -A need=()
+declare -A need=(
+	[redis-server]=redis-server
+	[redis-cli]=redis-tools
+	[redis-benchmark]=redis-tools
+)
 missing=()
 for cmd in "${!need[@]}"; do
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")

@@ -1,0 +1,154 @@
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BuildMycdnd builds ./cmd/mycdnd of this module into a temporary directory
+// of t and returns the binary's path.
+func BuildMycdnd(t testing.TB) string {
+	t.Helper()
+	goBin := LookPath(t, "go", "golang-go")
+	out, err := exec.CommandContext(context.Background(), goBin, "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
+		t.Fatalf("find the module root: %v", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	bin := filepath.Join(t.TempDir(), "mycdnd")
+	cmd := exec.CommandContext(context.Background(), goBin, "build", "-o", bin, "./cmd/mycdnd")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/mycdnd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// ShardProcess is "mycdnd shard" running as a child process.
+type ShardProcess struct {
+	Addr        string // the Redis protocol port
+	MetricsAddr string // /metrics and /healthz
+	Dir         string
+	cmd         *exec.Cmd
+	exited      chan struct{}
+	mu          sync.Mutex
+	log         bytes.Buffer
+}
+
+var addrRE = regexp.MustCompile(`msg="serving (shard store|metrics)" addr=(\S+)`)
+
+// StartShardProcess runs bin (from [BuildMycdnd]) as "mycdnd shard" on free
+// loopback ports, with its store in dir and the given extra arguments (such
+// as --config), waits until it listens and kills it when t ends.
+func StartShardProcess(t testing.TB, bin, dir string, args ...string) *ShardProcess {
+	t.Helper()
+	p := &ShardProcess{Dir: dir, exited: make(chan struct{})}
+	p.cmd = exec.CommandContext(context.Background(), bin, append([]string{"shard", "--data", dir,
+		"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start mycdnd shard: %v", err)
+	}
+	found := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log.Write(sc.Bytes())
+			p.log.WriteByte('\n')
+			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
+				if m[1] == "metrics" {
+					p.MetricsAddr = m[2]
+				} else {
+					p.Addr = m[2]
+				}
+				if p.Addr != "" && p.MetricsAddr != "" {
+					close(found)
+				}
+			}
+			p.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		_ = p.cmd.Wait()
+		close(p.exited)
+	}()
+	select {
+	case <-found:
+	case <-p.exited:
+		t.Fatalf("mycdnd shard exited: %s\n%s", p.cmd.ProcessState, p.Log())
+	case <-time.After(30 * time.Second):
+		p.Kill()
+		t.Fatalf("mycdnd shard did not start listening within 30s\n%s", p.Log())
+	}
+	t.Cleanup(p.Kill)
+	return p
+}
+
+// Log returns what the process logged so far.
+func (p *ShardProcess) Log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// PID returns the process id.
+func (p *ShardProcess) PID() int { return p.cmd.Process.Pid }
+
+// Kill kills the process with SIGKILL, as a crash would, and waits for it.
+func (p *ShardProcess) Kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+}
+
+// Stop asks the process to stop with SIGTERM and waits for it, failing t if
+// it does not exit cleanly within 10 seconds.
+func (p *ShardProcess) Stop(t testing.TB) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		if !p.cmd.ProcessState.Success() {
+			t.Errorf("mycdnd shard exited with %s\n%s", p.cmd.ProcessState, p.Log())
+		}
+	case <-time.After(10 * time.Second):
+		p.Kill()
+		t.Errorf("mycdnd shard did not stop within 10s of SIGTERM")
+	}
+}
+
+// PeakRSS returns the process's peak resident set size (VmHWM) in bytes.
+func (p *ShardProcess) PeakRSS() (int64, error) {
+	return procStatus(p.PID(), "VmHWM")
+}
+
+// procStatus reads a "kB" field of /proc/<pid>/status, in bytes.
+func procStatus(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
