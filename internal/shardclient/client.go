@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/zeebo/blake3"
 
+	"github.com/mycdn/mycdn/internal/retry"
 	"github.com/mycdn/mycdn/internal/shardproto"
 )
 
@@ -52,7 +54,7 @@ func (e *ServerError) Error() string { return e.Msg }
 
 // Unwrap maps the reply's prefix to [ErrAuth] or [ErrDenied].
 func (e *ServerError) Unwrap() error {
-	prefix, _, _ := bytesCut(e.Msg, ' ')
+	prefix, _, _ := strings.Cut(e.Msg, " ")
 	switch prefix {
 	case shardproto.ErrPrefixWrongPass:
 		return ErrAuth
@@ -60,15 +62,6 @@ func (e *ServerError) Unwrap() error {
 		return ErrDenied
 	}
 	return nil
-}
-
-func bytesCut(s string, sep byte) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // Auth is how a client logs in. The zero value does not log in; set at most
@@ -106,6 +99,11 @@ type Options struct {
 	// MaxValue bounds the values Get accepts and Set sends. Default
 	// [shardproto.DefaultMaxValue].
 	MaxValue int
+	// Retry says how failures of the connection (dialing, I/O, timeouts;
+	// not errors the server replies) are retried. The zero value retries 3
+	// times with backoff; Retries -1 turns retries off, for readers that
+	// rather ask another store.
+	Retry retry.Policy
 	// Logger gets a debug line per connection opened; nil discards.
 	Logger *slog.Logger
 }
@@ -294,18 +292,52 @@ func (c *Client) Holds(ctx context.Context, key, value []byte) (bool, error) {
 
 // do runs fn on a pooled connection under ctx, and once more on a new
 // connection when a pooled one turns out to have been closed by the server
-// while idle.
+// while idle. Failures of the connection are retried as Options.Retry says.
 func (c *Client) do(ctx context.Context, op string, key []byte, fn func(*conn) error) error {
+	err := c.opts.Retry.Do(ctx, func(ctx context.Context) error {
+		err := c.once(ctx, fn)
+		if err != nil && c.transient(ctx, err) {
+			return retry.Transient(err)
+		}
+		return err
+	})
+	if err != nil {
+		return c.wrap(op, key, err)
+	}
+	return nil
+}
+
+// ctxErr returns ctx's error, or DeadlineExceeded once its deadline has
+// passed: a connection deadline set from it can fire before ctx's own timer.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// transient reports whether err is a failure of the connection rather than
+// an answer of the server, a limit or the caller's context.
+func (c *Client) transient(ctx context.Context, err error) bool {
+	var se *ServerError
+	return ctxErr(ctx) == nil && !errors.As(err, &se) && !errors.Is(err, ErrNotFound) &&
+		!errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrAuth) && !errors.Is(err, ErrDenied)
+}
+
+func (c *Client) once(ctx context.Context, fn func(*conn) error) error {
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
-		return c.wrap(op, key, ctx.Err())
+		return ctx.Err()
 	}
 	defer func() { <-c.slots }()
 	for attempt := 0; ; attempt++ {
 		cn, reused, err := c.get(ctx)
 		if err != nil {
-			return c.wrap(op, key, err)
+			return err
 		}
 		stop := cn.arm(ctx, c.opts.IOTimeout)
 		err = fn(cn)
@@ -316,16 +348,15 @@ func (c *Client) do(ctx context.Context, op string, key []byte, fn func(*conn) e
 		} else {
 			cn.close()
 		}
-		if err != nil && ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		if err != nil {
+			if cerr := ctxErr(ctx); cerr != nil {
+				err = fmt.Errorf("%w (%w)", cerr, err)
+			}
 		}
 		if err != nil && reused && attempt == 0 && !cn.replied && ctx.Err() == nil && !isTimeout(err) {
 			continue // a stale pooled connection: the server closed it
 		}
-		if err != nil {
-			return c.wrap(op, key, err)
-		}
-		return nil
+		return err
 	}
 }
 

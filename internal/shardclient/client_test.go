@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mycdn/mycdn/internal/retry"
 	"github.com/mycdn/mycdn/internal/shardclient"
 	"github.com/mycdn/mycdn/internal/shardproto"
 	"github.com/mycdn/mycdn/internal/shardserver"
@@ -248,7 +249,8 @@ func TestLogin(t *testing.T) {
 // answering (SIGSTOP), and the client recover once it answers again.
 func TestDeadline(t *testing.T) {
 	r := testenv.StartRedis(t)
-	c := newClient(t, shardclient.Options{Addr: r.Addr, PoolSize: 2, IOTimeout: 500 * time.Millisecond, DialTimeout: 500 * time.Millisecond})
+	c := newClient(t, shardclient.Options{Addr: r.Addr, PoolSize: 2, IOTimeout: 500 * time.Millisecond, DialTimeout: 500 * time.Millisecond,
+		Retry: retry.Policy{Retries: -1}})
 	ctx := ctxT(t)
 	if err := c.Set(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
@@ -281,6 +283,37 @@ func TestDeadline(t *testing.T) {
 	got, err := c.Get(ctx, []byte("k"), nil)
 	if err != nil || string(got) != "v" {
 		t.Errorf("after the server answers again: %q %v", got, err)
+	}
+}
+
+// TestRetry stops a server for a while: a call that keeps timing out
+// succeeds once it answers again, with retries, and fails without.
+func TestRetry(t *testing.T) {
+	r := testenv.StartRedis(t)
+	opts := shardclient.Options{Addr: r.Addr, IOTimeout: 100 * time.Millisecond,
+		Retry: retry.Policy{Retries: 50, Min: 20 * time.Millisecond, Max: 100 * time.Millisecond}}
+	c := newClient(t, opts)
+	opts.Retry = retry.Policy{Retries: -1}
+	once := newClient(t, opts)
+	ctx := ctxT(t)
+	if err := r.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Resume()
+	if err := once.Set(ctx, []byte("k"), []byte("v")); err == nil {
+		t.Fatal("Set without retries succeeded against a stopped server")
+	}
+	time.AfterFunc(500*time.Millisecond, func() { r.Resume() })
+	start := time.Now()
+	if err := c.Set(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatalf("Set with retries: %v", err)
+	}
+	if time.Since(start) < 400*time.Millisecond {
+		t.Fatal("Set succeeded before the server answered again")
+	}
+	// Answers of the server are not retried.
+	if _, err := c.Get(ctx, []byte("missing"), nil); !errors.Is(err, shardclient.ErrNotFound) {
+		t.Fatalf("Get of a missing key: %v", err)
 	}
 }
 
