@@ -119,7 +119,7 @@ func TestNonCanonical(t *testing.T) {
 			t.Fatal("signature with R = identity does not verify")
 		}
 		for name, r := range map[string][]byte{
-			"y = 1 + p":      leAdd(identity, fieldP),
+			"y = 1 + p":     leAdd(identity, fieldP),
 			"x = 0, sign 1": append(bytes.Clone(identity[:31]), 0x80),
 		} {
 			bad := append(r, sig[32:]...)
