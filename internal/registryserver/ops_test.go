@@ -259,10 +259,10 @@ func TestLogAndMetrics(t *testing.T) {
 		}
 	}
 	for key, want := range map[string]float64{
-		"mycdn_registry_requests_total code=200 method=PUT":   1,
-		"mycdn_registry_requests_total code=401 method=PUT":   1,
-		"mycdn_registry_requests_total code=404 method=GET":   1,
-		"mycdn_registry_requests_total code=200 method=GET":   1,
+		"mycdn_registry_requests_total code=200 method=PUT":  1,
+		"mycdn_registry_requests_total code=401 method=PUT":  1,
+		"mycdn_registry_requests_total code=404 method=GET":  1,
+		"mycdn_registry_requests_total code=200 method=GET":  1,
 		"mycdn_registry_request_duration_seconds method=GET": 2,
 		"mycdn_registry_stored_bytes_total":                  100,
 	} {

@@ -65,6 +65,12 @@ type Options struct {
 	Metrics prometheus.Registerer
 }
 
+// Validate returns an error naming the first bad value of o, if any.
+func (o Options) Validate() error {
+	_, err := o.withDefaults()
+	return err
+}
+
 // withDefaults returns o with defaults filled in, or an error naming a bad
 // value.
 func (o Options) withDefaults() (Options, error) {
