@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -121,18 +122,6 @@ func runRegistry(ctx context.Context, cfg *config.Registry, open bool, log *slog
 	if err := opts.Validate(); err != nil {
 		return &cli.UsageError{Err: err}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("registry: %w", err)
-	}
-	defer ln.Close()
-	var mln net.Listener
-	if cfg.MetricsListen != "" {
-		if mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
-			return fmt.Errorf("registry metrics: %w", err)
-		}
-		defer mln.Close()
-	}
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -145,6 +134,17 @@ func runRegistry(ctx context.Context, cfg *config.Registry, open bool, log *slog
 	srv, err := registryserver.New(store, opts)
 	if err != nil {
 		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	var mln net.Listener
+	if cfg.MetricsListen != "" {
+		if mln, err = lc.Listen(ctx, "tcp", cfg.MetricsListen); err != nil {
+			return errors.Join(fmt.Errorf("registry metrics: %w", err), ln.Close())
+		}
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	if mln != nil {

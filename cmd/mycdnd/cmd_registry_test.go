@@ -28,7 +28,7 @@ import (
 func buildMycdnd(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "mycdnd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -70,7 +70,7 @@ var addrRE = regexp.MustCompile(`msg="serving (registry|metrics)" addr=([0-9.:]+
 func startRegistry(t *testing.T, bin string, args ...string) *registryProcess {
 	t.Helper()
 	args = append([]string{"registry", "--listen", "127.0.0.1:0"}, args...)
-	cmd := exec.Command(bin, args...)
+	cmd := exec.CommandContext(context.WithoutCancel(t.Context()), bin, args...) // stop ends it
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -117,15 +117,16 @@ func (p *registryProcess) stop(t *testing.T) {
 		return
 	}
 	p.stopped = true
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Errorf("signal the registry: %v", err)
+	}
 	select {
 	case err := <-p.done:
 		if err != nil {
 			t.Errorf("registry exited with %v:\n%s", err, p.log)
 		}
 	case <-time.After(15 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
+		t.Errorf("kill: %v, exit: %v", p.cmd.Process.Kill(), <-p.done)
 		t.Errorf("registry did not stop on SIGTERM:\n%s", p.log)
 	}
 }
@@ -146,8 +147,10 @@ func httpGet(t *testing.T, url string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err := errors.Join(err, resp.Body.Close()); err != nil {
+		t.Fatal(err)
+	}
 	return resp.StatusCode, string(b)
 }
 

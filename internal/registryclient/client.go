@@ -289,8 +289,10 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 		return 0, &transientError{err}
 	}
 	defer func() {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection is reused
-		resp.Body.Close()
+		// Drain what is left, so the connection is reused; an error only
+		// means it is not.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
 	}()
 	if resp.StatusCode/100 != 2 {
 		serr := &StatusError{Method: method, URL: c.base + path, Code: resp.StatusCode, Message: message(resp)}

@@ -33,7 +33,7 @@ func FuzzAPI(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, method, path, contentType string, body []byte) {
-		req, err := http.NewRequest(method, "http://registry"+path, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(t.Context(), method, "http://registry"+path, bytes.NewReader(body))
 		if err != nil {
 			return
 		}
@@ -51,7 +51,7 @@ func FuzzAPI(f *testing.F) {
 				t.Fatalf("write answered 200 %q", w.Body)
 			}
 			g := httptest.NewRecorder()
-			s.ServeHTTP(g, httptest.NewRequest("GET", registry.BlobPath(hr.Hash), nil))
+			s.ServeHTTP(g, httptest.NewRequestWithContext(t.Context(), "GET", registry.BlobPath(hr.Hash), nil))
 			if g.Code != http.StatusOK || seal.Sum(g.Body.Bytes()) != hr.Hash || g.Body.Len() > limit {
 				t.Fatalf("write answered %v, and GET answers %d with %d bytes", hr.Hash, g.Code, g.Body.Len())
 			}

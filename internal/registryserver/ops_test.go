@@ -39,19 +39,22 @@ func TestSlowClients(t *testing.T) {
 			registry.BlobPath(h), bearer, len(data), data[:100]),
 	} {
 		t.Run(name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", addr)
+			var d net.Dialer
+			conn, err := d.DialContext(t.Context(), "tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer conn.Close()
+			defer func() { _ = conn.Close() }()
 			if _, err := io.WriteString(conn, req); err != nil {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			conn.SetReadDeadline(start.Add(5 * time.Second))
+			if err := conn.SetReadDeadline(start.Add(5 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
 			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 			if err == nil {
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				if resp.StatusCode < 400 {
 					t.Fatalf("a request cut short was answered %d", resp.StatusCode)
 				}
@@ -86,7 +89,7 @@ func TestInflight(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := httpClient.Do(req)
 		if err == nil {
-			resp.Body.Close()
+			err = resp.Body.Close()
 			if resp.StatusCode != 200 {
 				err = fmt.Errorf("status %d", resp.StatusCode)
 			}
@@ -113,8 +116,12 @@ func TestInflight(t *testing.T) {
 		data, h = storetest.Blob(fmt.Sprint("waits ", time.Now().UnixNano()), 10)
 	}
 	mustAbsent(t, base, h)
-	pw.Write(form[50:])
-	pw.Close()
+	if _, err := pw.Write(form[50:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := <-first; err != nil {
 		t.Fatalf("the POST holding the budget: %v", err)
 	}
@@ -156,7 +163,9 @@ func TestTwoServersOnePostgres(t *testing.T) {
 					errs <- err
 					continue
 				}
-				resp.Body.Close()
+				if err := resp.Body.Close(); err != nil {
+					errs <- err
+				}
 				if resp.StatusCode != 200 {
 					errs <- fmt.Errorf("PUT %v through %s: %d", h, base, resp.StatusCode)
 				}
@@ -172,7 +181,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	var rows int
 	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM blobs").Scan(&rows); err != nil {
 		t.Fatal(err)

@@ -210,7 +210,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	done := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		done <- srv.Shutdown(sctx)
 	}()
@@ -232,9 +232,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// storeCtx bounds a call to the store.
-func (s *Server) storeCtx(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), s.opts.StoreTimeout)
+// storeCtx bounds a call to the store, or a wait for it.
+func (s *Server) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opts.StoreTimeout)
 }
 
 // parseHash parses the {hash} of the path, answering 400 when it is bad.
@@ -253,7 +253,7 @@ func (s *Server) get(w *response, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := s.storeCtx(r)
+	ctx, cancel := s.storeCtx(r.Context())
 	defer cancel()
 	data, err := s.store.Get(ctx, h)
 	if err != nil {
@@ -262,7 +262,7 @@ func (s *Server) get(w *response, r *http.Request) {
 	}
 	blobHeaders(w, h, int64(len(data)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(data)
+	_, _ = w.Write(data) // a client that went away is in the log line
 }
 
 func (s *Server) head(w *response, r *http.Request) {
@@ -270,7 +270,7 @@ func (s *Server) head(w *response, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := s.storeCtx(r)
+	ctx, cancel := s.storeCtx(r.Context())
 	defer cancel()
 	n, err := s.store.Stat(ctx, h)
 	if err != nil {
@@ -293,12 +293,12 @@ func (s *Server) getInfo(w *response, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(s.info)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(s.info)
+	_, _ = w.Write(s.info)
 }
 
 // storeBlob stores a blob that a write brought, answering the request.
 func (s *Server) storeBlob(w *response, r *http.Request, h meta.Hash, data []byte) {
-	ctx, cancel := s.storeCtx(r)
+	ctx, cancel := s.storeCtx(r.Context())
 	defer cancel()
 	if err := s.store.Put(ctx, h, data); err != nil {
 		w.storeError(err, h)

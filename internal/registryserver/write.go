@@ -149,7 +149,7 @@ func (s *Server) reserve(w *response, r *http.Request, limit int64) (release fun
 	if n < 0 {
 		n = limit
 	}
-	ctx, cancel := s.storeCtx(r)
+	ctx, cancel := s.storeCtx(r.Context())
 	defer cancel()
 	if err := s.inflight.Acquire(ctx, n); err != nil {
 		w.Header().Set("Retry-After", "1")

@@ -28,11 +28,12 @@ type Postgres struct {
 	// URL connects to the server's "postgres" database as the superuser.
 	URL string
 
-	port int
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the server has exited
-	dbs  atomic.Int64
+	port    int
+	dir     string
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the server has exited
+	waitErr error         // how it exited, once done is closed
+	dbs     atomic.Int64
 }
 
 // PostgresOptions configure a server.
@@ -47,7 +48,7 @@ type PostgresOptions struct {
 // [PostgresDB].
 func NewPostgres(t testing.TB, opts PostgresOptions) *Postgres {
 	t.Helper()
-	p, err := StartPostgres(opts)
+	p, err := StartPostgres(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func PostgresDB(t testing.TB) string {
 	if !shared.enabled.Load() {
 		t.Fatal("testenv.PostgresDB: call testenv.WithPostgres(m.Run) from the package's TestMain")
 	}
-	shared.once.Do(func() { shared.pg, shared.err = StartPostgres(PostgresOptions{}) })
+	shared.once.Do(func() { shared.pg, shared.err = StartPostgres(context.Background(), PostgresOptions{}) })
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
@@ -97,8 +98,8 @@ func PostgresDB(t testing.TB) string {
 }
 
 // StartPostgres initializes a database cluster in a temporary directory and
-// starts a server on it. Call Stop when done.
-func StartPostgres(opts PostgresOptions) (*Postgres, error) {
+// starts a server on it; ctx bounds the start. Call Stop when done.
+func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
 	bin, err := postgresBin()
 	if err != nil {
 		return nil, err
@@ -111,16 +112,14 @@ func StartPostgres(opts PostgresOptions) (*Postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testenv: postgres: %w", err)
 	}
+	p := &Postgres{dir: dir}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("testenv: postgres: %w", err)
+			return nil, errors.Join(fmt.Errorf("testenv: postgres: %w", err), p.Stop())
 		}
 	}
-	p := &Postgres{dir: dir}
-	if err := p.start(bin, cred, opts); err != nil {
-		p.Stop()
-		return nil, err
+	if err := p.start(ctx, bin, cred, opts); err != nil {
+		return nil, errors.Join(err, p.Stop())
 	}
 	return p, nil
 }
@@ -154,7 +153,7 @@ func postgresUser() (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("testenv: PostgreSQL refuses to run as root and there is no postgres user to run it as (%v): install the Debian package postgresql, which creates it", err)
+		return nil, fmt.Errorf("testenv: PostgreSQL refuses to run as root and there is no postgres user to run it as (%w): install the Debian package postgresql, which creates it", err)
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
@@ -164,21 +163,21 @@ func postgresUser() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
 }
 
-func (p *Postgres) command(bin, name string, cred *syscall.Credential, args ...string) *exec.Cmd {
-	cmd := exec.Command(filepath.Join(bin, name), args...)
+func (p *Postgres) command(ctx context.Context, bin, name string, cred *syscall.Credential, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, name), args...)
 	cmd.Dir = p.dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	return cmd
 }
 
-func (p *Postgres) start(bin string, cred *syscall.Credential, opts PostgresOptions) error {
+func (p *Postgres) start(ctx context.Context, bin string, cred *syscall.Credential, opts PostgresOptions) error {
 	data := filepath.Join(p.dir, "data")
-	initdb := p.command(bin, "initdb", cred, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+	initdb := p.command(ctx, bin, "initdb", cred, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fmt.Errorf("testenv: initdb: %w\n%s", err, out)
 	}
-	port, err := freePort()
+	port, err := freePort(ctx)
 	if err != nil {
 		return err
 	}
@@ -191,34 +190,36 @@ func (p *Postgres) start(bin string, cred *syscall.Credential, opts PostgresOpti
 	if err != nil {
 		return fmt.Errorf("testenv: postgres: %w", err)
 	}
-	defer logFile.Close()
-	p.cmd = p.command(bin, "postgres", cred, args...)
+	// The server outlives ctx: Stop ends it.
+	p.cmd = p.command(context.WithoutCancel(ctx), bin, "postgres", cred, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	if err := p.cmd.Start(); err != nil {
+	err = p.cmd.Start()
+	if err := errors.Join(err, logFile.Close()); err != nil {
 		return fmt.Errorf("testenv: start postgres: %w", err)
 	}
 	p.done = make(chan struct{})
 	go func() {
-		p.cmd.Wait()
+		p.waitErr = p.cmd.Wait()
 		close(p.done)
 	}()
 	p.port = port
 	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	return p.waitReady(30 * time.Second)
+	return p.waitReady(ctx, 30*time.Second)
 }
 
 // freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("testenv: free port: %w", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	port := ln.Addr().(*net.TCPAddr).Port
+	return port, ln.Close()
 }
 
-func (p *Postgres) waitReady(timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+func (p *Postgres) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
@@ -229,9 +230,9 @@ func (p *Postgres) waitReady(timeout time.Duration) error {
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("testenv: postgres exited at start: %s", p.logTail())
+			return fmt.Errorf("testenv: postgres exited at start (%w): %s", p.waitErr, p.logTail())
 		case <-ctx.Done():
-			return fmt.Errorf("testenv: postgres not ready after %v: %v: %s", timeout, err, p.logTail())
+			return fmt.Errorf("testenv: postgres not ready after %v: %w: %s", timeout, err, p.logTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -268,23 +269,24 @@ func (p *Postgres) exec(ctx context.Context, sql string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, sql)
-	return err
+	return errors.Join(err, conn.Close(ctx))
 }
 
 // Stop shuts the server down (a fast shutdown, killed after 30 s) and
 // removes its directory.
 func (p *Postgres) Stop() error {
 	var err error
-	if p.cmd != nil && p.cmd.Process != nil {
-		p.cmd.Process.Signal(syscall.SIGINT)
+	if p.done != nil {
+		err = p.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-p.done:
 		case <-time.After(30 * time.Second):
-			p.cmd.Process.Kill()
+			err = errors.Join(errors.New("postgres did not stop in 30 s; killed"), p.cmd.Process.Kill())
 			<-p.done
-			err = errors.New("postgres did not stop in 30 s; killed")
+		}
+		if errors.Is(err, os.ErrProcessDone) {
+			err = nil
 		}
 	}
 	return errors.Join(err, os.RemoveAll(p.dir))

@@ -89,8 +89,7 @@ func (s *Store) Put(ctx context.Context, hash meta.Hash, data []byte) error {
 	_, closer, err := s.db.Get(key)
 	switch {
 	case err == nil:
-		closer.Close()
-		return nil
+		return closer.Close()
 	case !errors.Is(err, pebble.ErrNotFound):
 		return fmt.Errorf("pebblestore: put %v: %w", hash, err)
 	}

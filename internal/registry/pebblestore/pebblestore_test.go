@@ -40,7 +40,11 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	got, err := s.Get(t.Context(), h)
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("after reopening: %d bytes, %v", len(got), err)

@@ -21,12 +21,21 @@ func open(t *testing.T, url string) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return s
 }
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) registry.Store {
-		return open(t, testenv.PostgresDB(t))
+		s, err := Open(t.Context(), testenv.PostgresDB(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s // the suite closes it
 	})
 }
 
@@ -36,7 +45,11 @@ func connect(t *testing.T, url string) *pgx.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	t.Cleanup(func() {
+		if err := conn.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	return conn
 }
 
@@ -62,8 +75,6 @@ func query[T any](t *testing.T, url, sql string, args ...any) T {
 func TestOneCopy(t *testing.T) {
 	url := testenv.PostgresDB(t)
 	a, b := open(t, url), open(t, url)
-	defer a.Close()
-	defer b.Close()
 	data, h := storetest.Blob("one copy", 2048)
 	for _, s := range []*Store{a, b, a} {
 		if err := s.Put(t.Context(), h, data); err != nil {
@@ -97,7 +108,11 @@ func TestMigrations(t *testing.T) {
 		if err != nil {
 			t.Fatalf("store %d: %v", i, err)
 		}
-		defer stores[i].Close()
+		t.Cleanup(func() {
+			if err := stores[i].Close(); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 	if n := query[int64](t, url, "SELECT count(*) FROM schema_migrations"); n != int64(len(migrations)) {
 		t.Fatalf("%d migrations recorded, want %d", n, len(migrations))
@@ -107,7 +122,6 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := open(t, url)
-	defer s.Close()
 	if got, err := s.Get(t.Context(), h); err != nil || string(got) != string(data) {
 		t.Fatalf("after reopening: %d bytes, %v", len(got), err)
 	}
@@ -127,7 +141,6 @@ func TestReferenceTable(t *testing.T) {
 		created_at timestamptz NOT NULL DEFAULT now())`)
 	exec(t, url, "INSERT INTO blobs (hash, data, size) VALUES ($1, $2, $3)", h[:], data, len(data))
 	s := open(t, url)
-	defer s.Close()
 	if got, err := s.Get(t.Context(), h); err != nil || string(got) != string(data) {
 		t.Fatalf("reference row: %d bytes, %v", len(got), err)
 	}
