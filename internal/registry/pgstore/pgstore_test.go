@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -152,5 +153,41 @@ func TestBadURL(t *testing.T) {
 	}
 	if _, err := Open(t.Context(), "::not a url::"); err == nil {
 		t.Fatal("opened a store with a bad URL")
+	}
+}
+
+// TestOwnerRole checks what docs/registry.md promises: a role that only
+// owns its database can run the registry, migrations included.
+func TestOwnerRole(t *testing.T) {
+	admin := testenv.PostgresDB(t)
+	exec(t, admin, "CREATE ROLE mycdn_owner LOGIN")
+	exec(t, admin, "CREATE DATABASE mycdn_owned OWNER mycdn_owner")
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), admin)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer func() { _ = conn.Close(context.Background()) }()
+		for _, sql := range []string{"DROP DATABASE mycdn_owned WITH (FORCE)", "DROP ROLE mycdn_owner"} {
+			if _, err := conn.Exec(context.Background(), sql); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User, u.Path = url.User("mycdn_owner"), "/mycdn_owned"
+	for range 2 { // the first start migrates, the second checks
+		s := open(t, u.String())
+		data, h := storetest.Blob("owned", 100)
+		if err := s.Put(t.Context(), h, data); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
