@@ -79,32 +79,31 @@ func (w *response) storeError(err error, h meta.Hash) {
 	w.err = err.Error()
 }
 
-// wrap serves h, then logs one line and updates the metrics.
-func (s *Server) wrap(h handler) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		w := &response{ResponseWriter: rw}
-		h(w, r)
-		if w.status == 0 {
-			w.status = http.StatusOK
-		}
-		d := time.Since(start)
-		s.metrics.observe(r.Method, w.status, d)
-		level := slog.LevelInfo
-		if w.status >= 500 {
-			level = slog.LevelWarn
-		}
-		attrs := []slog.Attr{
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", w.status), slog.Int64("in", r.ContentLength), slog.Int64("out", w.bytes),
-			slog.Duration("dur", d), slog.String("remote", r.RemoteAddr),
-		}
-		if w.who != "" {
-			attrs = append(attrs, slog.String("who", w.who))
-		}
-		if w.err != "" {
-			attrs = append(attrs, slog.String("err", w.err))
-		}
-		s.opts.Log.LogAttrs(r.Context(), level, "request", attrs...)
-	})
+// ServeHTTP implements http.Handler: it serves the request, then logs one
+// line and updates the metrics.
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	w := &response{ResponseWriter: rw}
+	s.mux.ServeHTTP(w, r)
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	d := time.Since(start)
+	s.metrics.observe(r.Method, w.status, d)
+	level := slog.LevelInfo
+	if w.status >= 500 {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", w.status), slog.Int64("in", r.ContentLength), slog.Int64("out", w.bytes),
+		slog.Duration("dur", d), slog.String("remote", r.RemoteAddr),
+	}
+	if w.who != "" {
+		attrs = append(attrs, slog.String("who", w.who))
+	}
+	if w.err != "" {
+		attrs = append(attrs, slog.String("err", w.err))
+	}
+	s.opts.Log.LogAttrs(r.Context(), level, "request", attrs...)
 }

@@ -163,14 +163,19 @@ func New(store registry.Store, opts Options) (*Server, error) {
 	})
 	s.route(registry.MetadataPath, map[string]handler{http.MethodPost: s.post})
 	s.route(registry.InfoPath, map[string]handler{http.MethodGet: s.getInfo, http.MethodHead: s.getInfo})
-	s.mux.Handle("/", s.wrap(func(w *response, r *http.Request) {
+	s.handle("/", func(w *response, r *http.Request) {
 		w.fail(http.StatusNotFound, "no such endpoint: %s", r.URL.Path)
-	}))
+	})
 	return s, nil
 }
 
 // handler serves one request; it records what the log line needs in w.
 type handler func(w *response, r *http.Request)
+
+// handle serves pattern with h, given the *response that ServeHTTP made.
+func (s *Server) handle(pattern string, h handler) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { h(w.(*response), r) })
+}
 
 // route serves the methods of pattern, and 405 for any other.
 func (s *Server) route(pattern string, methods map[string]handler) {
@@ -181,7 +186,7 @@ func (s *Server) route(pattern string, methods map[string]handler) {
 		}
 	}
 	allow = allow[2:]
-	s.mux.Handle(pattern, s.wrap(func(w *response, r *http.Request) {
+	s.handle(pattern, func(w *response, r *http.Request) {
 		h := methods[r.Method]
 		if h == nil {
 			w.Header().Set("Allow", allow)
@@ -189,11 +194,8 @@ func (s *Server) route(pattern string, methods map[string]handler) {
 			return
 		}
 		h(w, r)
-	}))
+	})
 }
-
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // Serve serves the API on ln until ctx is done, then shuts down gracefully,
 // letting requests in progress finish for up to 10 s.
