@@ -272,7 +272,7 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	if err != nil {
 		return 0, err
 	}
-	if body != nil {
+	if method == http.MethodPut {
 		req.Header.Set("Content-Type", "application/octet-stream")
 		if len(body) > expectContinueSize {
 			req.Header.Set("Expect", "100-continue") // a refusal comes before the upload

@@ -17,6 +17,7 @@ import (
 	"github.com/mycdn/mycdn/internal/registry/storetest"
 	"github.com/mycdn/mycdn/internal/registryclient"
 	"github.com/mycdn/mycdn/internal/registryserver"
+	"github.com/mycdn/mycdn/internal/seal"
 	"github.com/mycdn/mycdn/internal/xeddsa"
 	"github.com/mycdn/mycdn/meta"
 )
@@ -408,5 +409,21 @@ func TestNew(t *testing.T) {
 	c := newClient(t, s.URL+"/", nil)
 	if _, err := c.Info(t.Context()); err != nil {
 		t.Fatalf("info with a trailing slash: %v", err)
+	}
+}
+
+// TestEmptyBlob checks that an empty blob, nil or not, is written with
+// credentials and read back.
+func TestEmptyBlob(t *testing.T) {
+	s := newRegistry(t, registryserver.Options{})
+	c := newClient(t, s.URL, nil)
+	for _, b := range [][]byte{nil, {}} {
+		lookup := seal.Sum(b)
+		if err := c.Put(t.Context(), lookup, b); err != nil {
+			t.Fatalf("put of %#v: %v", b, err)
+		}
+		if got, err := c.Get(t.Context(), lookup); err != nil || len(got) != 0 {
+			t.Fatalf("get: %q, %v", got, err)
+		}
 	}
 }
