@@ -5,15 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# command -> Debian package that provides it
+# command (or path pattern, for binaries off PATH) -> Debian package that provides it
 declare -A need=(
 	[redis-server]=redis-server
 	[redis-cli]=redis-tools
 	[redis-benchmark]=redis-tools
+	["/usr/lib/postgresql/*/bin/initdb"]=postgresql
 )
 missing=()
 for cmd in "${!need[@]}"; do
-	command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+	command -v "$cmd" >/dev/null 2>&1 || compgen -G "$cmd" >/dev/null || missing+=("${need[$cmd]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "installing test dependencies: ${missing[*]}" >&2

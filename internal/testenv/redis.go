@@ -47,7 +47,7 @@ func StartRedis(t testing.TB, args ...string) *Redis {
 	dir := t.TempDir()
 	var lastErr error
 	for range 5 { // the free port may be taken between probing and binding
-		port, err := freePort()
+		port, err := freePort(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,15 +126,4 @@ func ping(addr string) error {
 		return errors.New("answered " + strings.TrimSpace(line))
 	}
 	return nil
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

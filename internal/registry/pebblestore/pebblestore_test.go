@@ -1,0 +1,52 @@
+package pebblestore
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/mycdn/mycdn/internal/registry"
+	"github.com/mycdn/mycdn/internal/registry/storetest"
+)
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) registry.Store {
+		s, err := Open(t.TempDir(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestReopen checks that blobs survive closing and opening the store, and
+// that a second process cannot open a store in use.
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, h := storetest.Blob("reopen", 4096)
+	if err := s.Put(t.Context(), h, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{}); err == nil {
+		t.Fatal("opened a store that is in use")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	got, err := s.Get(t.Context(), h)
+	if err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("after reopening: %d bytes, %v", len(got), err)
+	}
+}

@@ -1,0 +1,165 @@
+// Package pgstore is the registry's [registry.Store] on PostgreSQL, through
+// a pgx connection pool, for production: registries over one database hold
+// no state of their own, so several can serve it.
+//
+// Blobs live in the reference system's table:
+//
+//	blobs(hash bytea PRIMARY KEY, data bytea, size bigint, created_at timestamptz)
+//
+// [Open] applies the schema's migrations in order, once, recording them in
+// the table schema_migrations; registries that start together take turns
+// under an advisory lock. A database made by the reference keeps its data.
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mycdn/mycdn/internal/registry"
+	"github.com/mycdn/mycdn/meta"
+)
+
+// migrations are the schema's changes, applied in order; version i+1 is
+// migrations[i]. Append new ones (such as the names of DESIGN §5); never
+// change an applied one.
+var migrations = []string{
+	// 1: the reference's table. Blobs are encrypted, so PostgreSQL is told
+	// not to try compressing them.
+	`CREATE TABLE IF NOT EXISTS blobs (
+		hash       bytea PRIMARY KEY,
+		data       bytea NOT NULL,
+		size       bigint NOT NULL,
+		created_at timestamptz NOT NULL DEFAULT now()
+	);
+	ALTER TABLE blobs ALTER COLUMN data SET STORAGE EXTERNAL`,
+}
+
+// migrationLock is the key of the advisory lock held while migrating.
+const migrationLock = 0x6d7963646e // "mycdn"
+
+// DefaultMaxConns is the size of the connection pool when the URL does not
+// set pool_max_conns.
+const DefaultMaxConns = 16
+
+// Store is a [registry.Store] in a PostgreSQL database. It is safe for
+// concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ registry.Store = (*Store)(nil)
+
+// Open connects to the database at url (a PostgreSQL URL or key=value
+// string, with the pgx pool's settings such as pool_max_conns; libpq's
+// PG* environment variables fill what it leaves out) and migrates its
+// schema.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// migrate applies the migrations the database lacks, in one transaction.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
+			return fmt.Errorf("lock for migrations: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    integer PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var have int
+		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if have > len(migrations) {
+			return fmt.Errorf("database schema version %d is newer than this program's %d", have, len(migrations))
+		}
+		for v := have + 1; v <= len(migrations); v++ {
+			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+				return fmt.Errorf("migration %d: %w", v, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", v); err != nil {
+				return fmt.Errorf("migration %d: %w", v, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Put implements [registry.Store.Put] with an insert that does nothing
+// when the hash is stored.
+func (s *Store) Put(ctx context.Context, hash meta.Hash, data []byte) error {
+	_, err := s.pool.Exec(ctx,
+		"INSERT INTO blobs (hash, data, size) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
+		hash[:], data, len(data))
+	if err != nil {
+		return fmt.Errorf("pgstore: put %v: %w", hash, err)
+	}
+	return nil
+}
+
+// Get implements [registry.Store.Get].
+func (s *Store) Get(ctx context.Context, hash meta.Hash) ([]byte, error) {
+	var data []byte
+	err := s.pool.QueryRow(ctx, "SELECT data FROM blobs WHERE hash = $1", hash[:]).Scan(&data)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: get %v: %w", hash, notFound(err))
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}
+
+// Stat implements [registry.Store.Stat].
+func (s *Store) Stat(ctx context.Context, hash meta.Hash) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, "SELECT size FROM blobs WHERE hash = $1", hash[:]).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: stat %v: %w", hash, notFound(err))
+	}
+	return n, nil
+}
+
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return registry.ErrNotFound
+	}
+	return err
+}
+
+// Ping implements [registry.Store.Ping] by reaching the database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("pgstore: ping: %w", err)
+	}
+	return nil
+}
+
+// Close implements [registry.Store.Close], closing the pool's connections.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}

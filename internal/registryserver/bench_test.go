@@ -1,0 +1,103 @@
+package registryserver_test
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mycdn/mycdn/internal/registry"
+	"github.com/mycdn/mycdn/internal/registry/storetest"
+	"github.com/mycdn/mycdn/internal/registryclient"
+	"github.com/mycdn/mycdn/internal/seal"
+	"github.com/mycdn/mycdn/internal/testenv"
+	"github.com/mycdn/mycdn/meta"
+)
+
+const (
+	benchSize    = 2048
+	benchClients = 16
+	benchStored  = 2000
+)
+
+// BenchmarkRegistry measures GET and PUT requests per second of 2 KiB blobs
+// from 16 concurrent clients over loopback HTTP, on the embedded store and
+// on PostgreSQL with its durable defaults (fsync and synchronous commit on,
+// as Pebble syncs every put).
+func BenchmarkRegistry(b *testing.B) {
+	pg := testenv.NewPostgres(b, testenv.PostgresOptions{Durable: true})
+	for _, st := range []struct {
+		name string
+		open func(b *testing.B) registry.Store
+	}{
+		{"embedded", func(b *testing.B) registry.Store { return openPebble(b) }},
+		{"postgres", func(b *testing.B) registry.Store { return openPostgres(b, pg.NewDatabase(b)) }},
+	} {
+		b.Run(st.name, func(b *testing.B) {
+			base := serve(b, st.open(b), writeOpts())
+			c, err := registryclient.New(base, &registryclient.Options{Token: token})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			for i := range int64(benchStored) {
+				data, h := benchBlob(0, i)
+				if err := c.Put(b.Context(), h, data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// Gets first, so they do not pay for the compactions and
+			// checkpoints that the puts leave behind.
+			b.Run("get", func(b *testing.B) {
+				parallel(b, func(i int64) error {
+					_, h := benchBlob(0, i%benchStored)
+					_, err := c.Get(b.Context(), h)
+					return err
+				})
+			})
+			b.Run("put", func(b *testing.B) {
+				run := benchRuns.Add(1)
+				parallel(b, func(i int64) error {
+					data, h := benchBlob(run, i)
+					return c.Put(b.Context(), h, data)
+				})
+			})
+		})
+	}
+}
+
+// benchBlob returns a distinct 2 KiB blob for run and i. Run 0 holds the
+// blobs that gets read; each run of put takes a new number, so that it
+// stores new blobs rather than ones an earlier run stored.
+func benchBlob(run, i int64) ([]byte, meta.Hash) {
+	data, _ := storetest.Blob("registry bench", benchSize)
+	binary.LittleEndian.PutUint64(data, uint64(run))
+	binary.LittleEndian.PutUint64(data[8:], uint64(i))
+	return data, seal.Sum(data)
+}
+
+var benchRuns atomic.Int64
+
+// parallel runs b.N calls of f from benchClients goroutines and reports
+// requests per second.
+func parallel(b *testing.B, f func(i int64) error) {
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range benchClients {
+		wg.Go(func() {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if err := f(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
