@@ -20,6 +20,7 @@ import (
 	"github.com/mycdn/mycdn/cmd/internal/cli"
 	"github.com/mycdn/mycdn/internal/registry/storetest"
 	"github.com/mycdn/mycdn/internal/registryclient"
+	"github.com/mycdn/mycdn/internal/retry"
 	"github.com/mycdn/mycdn/internal/testenv"
 	"github.com/mycdn/mycdn/internal/xeddsa"
 )
@@ -238,7 +239,7 @@ func TestRegistryEmbedded(t *testing.T) {
 	p.stop(t)
 
 	p = startRegistry(t, bin, "--data", dir)
-	c, err = registryclient.New(p.url, &registryclient.Options{Retries: -1})
+	c, err = registryclient.New(p.url, &registryclient.Options{Retry: retry.Policy{Retries: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}

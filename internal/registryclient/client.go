@@ -13,10 +13,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mycdn/mycdn/internal/registry"
+	"github.com/mycdn/mycdn/internal/retry"
 	"github.com/mycdn/mycdn/internal/seal"
 	"github.com/mycdn/mycdn/internal/xeddsa"
 	"github.com/mycdn/mycdn/meta"
@@ -52,12 +51,10 @@ type Options struct {
 	MaxBlobSize int64
 	// Timeout bounds each attempt (default 30 s).
 	Timeout time.Duration
-	// Retries is the number of attempts after the first one on transient
-	// errors (default 4; negative for none).
-	Retries int
-	// MinBackoff and MaxBackoff bound the wait before a retry, which doubles
-	// from MinBackoff (default 100 ms) up to MaxBackoff (default 5 s).
-	MinBackoff, MaxBackoff time.Duration
+	// Retry says how transient failures are retried: network errors,
+	// timeouts, and answers 429, 500, 502, 503 and 504 (whose Retry-After is
+	// honoured up to Retry.Max). The zero value retries 3 times with backoff.
+	Retry retry.Policy
 	// HTTPClient makes the requests (default: a client of its own, which
 	// keeps connections alive). Its Timeout should be zero: Timeout applies.
 	HTTPClient *http.Client
@@ -94,16 +91,6 @@ func New(baseURL string, opts *Options) (*Client, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
-	if o.Retries == 0 {
-		o.Retries = 4
-	}
-	if o.MinBackoff <= 0 {
-		o.MinBackoff = 100 * time.Millisecond
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 5 * time.Second
-	}
-	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
 	hc := o.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Transport: &http.Transport{
@@ -179,7 +166,7 @@ func readLimited(resp *http.Response, limit int64) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(int(max(resp.ContentLength, 0)) + bytes.MinRead)
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
-		return nil, &transientError{err}
+		return nil, retry.Transient(err)
 	}
 	if int64(buf.Len()) > limit {
 		return nil, fmt.Errorf("%w: over the limit of %d bytes", ErrTooLarge, limit)
@@ -212,12 +199,6 @@ func (e *StatusError) Unwrap() error {
 	return nil
 }
 
-// transientError marks an error worth retrying.
-type transientError struct{ err error }
-
-func (e *transientError) Error() string { return e.err.Error() }
-func (e *transientError) Unwrap() error { return e.err }
-
 // retryable reports whether an answer with this status may succeed later.
 func retryable(code int) bool {
 	switch code {
@@ -231,46 +212,18 @@ func retryable(code int) bool {
 // do makes a request, retrying on transient errors, and hands a 2xx
 // response to read, whose transient errors are retried too.
 func (c *Client) do(ctx context.Context, method, path string, body []byte, read func(*http.Response) error) error {
-	for attempt := 0; ; attempt++ {
-		wait, err := c.attempt(ctx, method, path, body, read)
-		var te *transientError
-		if err == nil || !errors.As(err, &te) || attempt >= c.opts.Retries || ctx.Err() != nil {
-			if te != nil {
-				return te.err
-			}
-			return err
-		}
-		if wait <= 0 {
-			wait = c.backoff(attempt)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (after %d attempts; last: %w)", ctx.Err(), attempt+1, te.err)
-		case <-t.C:
-		}
-	}
+	return c.opts.Retry.Do(ctx, func(ctx context.Context) error {
+		return c.attempt(ctx, method, path, body, read)
+	})
 }
 
-// backoff returns the wait before retry n+1: MinBackoff doubled n times, at
-// most MaxBackoff, less up to half at random.
-func (c *Client) backoff(n int) time.Duration {
-	d := c.opts.MaxBackoff
-	if n < 30 {
-		d = min(c.opts.MinBackoff<<n, d)
-	}
-	return d - rand.N(d/2+1)
-}
-
-// attempt makes one request. It returns the wait a Retry-After header asks
-// for, and marks transient errors.
-func (c *Client) attempt(ctx context.Context, method, path string, body []byte, read func(*http.Response) error) (time.Duration, error) {
+// attempt makes one request, and marks transient errors for retry.
+func (c *Client) attempt(ctx context.Context, method, path string, body []byte, read func(*http.Response) error) error {
 	actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if method == http.MethodPut {
 		req.Header.Set("Content-Type", "application/octet-stream")
@@ -284,9 +237,9 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, err // the caller's context, not a transient failure
+			return err // the caller's context, not a transient failure
 		}
-		return 0, &transientError{err}
+		return retry.Transient(err)
 	}
 	defer func() {
 		// Drain what is left, so the connection is reused; an error only
@@ -297,18 +250,11 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	if resp.StatusCode/100 != 2 {
 		serr := &StatusError{Method: method, URL: c.base + path, Code: resp.StatusCode, Message: message(resp)}
 		if retryable(resp.StatusCode) {
-			return retryAfter(resp, c.opts.MaxBackoff), &transientError{serr}
+			return retry.After(serr, retryAfter(resp))
 		}
-		return 0, serr
+		return serr
 	}
-	err = read(resp)
-	if err != nil && ctx.Err() != nil {
-		var te *transientError
-		if errors.As(err, &te) {
-			return 0, te.err
-		}
-	}
-	return 0, err
+	return read(resp)
 }
 
 // authorize sets the credentials of a write.
@@ -332,12 +278,12 @@ func message(resp *http.Response) string {
 	return strings.TrimSpace(string(b))
 }
 
-// retryAfter returns the wait a Retry-After header in seconds asks for, at
-// most limit.
-func retryAfter(resp *http.Response, limit time.Duration) time.Duration {
+// retryAfter returns the wait a Retry-After header in seconds asks for, or
+// zero; retry.Policy caps it.
+func retryAfter(resp *http.Response) time.Duration {
 	s, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 	if err != nil || s < 0 {
 		return 0
 	}
-	return min(time.Duration(s)*time.Second, limit)
+	return time.Duration(s) * time.Second
 }

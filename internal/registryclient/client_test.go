@@ -17,6 +17,7 @@ import (
 	"github.com/mycdn/mycdn/internal/registry/storetest"
 	"github.com/mycdn/mycdn/internal/registryclient"
 	"github.com/mycdn/mycdn/internal/registryserver"
+	"github.com/mycdn/mycdn/internal/retry"
 	"github.com/mycdn/mycdn/internal/seal"
 	"github.com/mycdn/mycdn/internal/xeddsa"
 	"github.com/mycdn/mycdn/meta"
@@ -104,8 +105,8 @@ func newClient(t *testing.T, url string, opts *registryclient.Options) *registry
 	if opts == nil {
 		opts = &registryclient.Options{Token: token}
 	}
-	if opts.MinBackoff == 0 {
-		opts.MinBackoff, opts.MaxBackoff = time.Millisecond, 10*time.Millisecond
+	if opts.Retry.Min == 0 {
+		opts.Retry.Min, opts.Retry.Max = time.Millisecond, 10*time.Millisecond
 	}
 	c, err := registryclient.New(url, opts)
 	if err != nil {
@@ -215,7 +216,7 @@ func TestRetries(t *testing.T) {
 		})
 	}
 	t.Run("exhausted", func(t *testing.T) {
-		c := newClient(t, s.URL, &registryclient.Options{Token: token, Retries: 2})
+		c := newClient(t, s.URL, &registryclient.Options{Token: token, Retry: retry.Policy{Retries: 2}})
 		s.setFault(failTimes(100, 503))
 		before := s.requests.Load()
 		_, err := c.Get(ctx, meta.Hash{})
@@ -238,7 +239,7 @@ func TestRetries(t *testing.T) {
 		}
 	})
 	t.Run("cancelled during backoff", func(t *testing.T) {
-		c := newClient(t, s.URL, &registryclient.Options{MinBackoff: time.Minute, MaxBackoff: time.Minute})
+		c := newClient(t, s.URL, &registryclient.Options{Retry: retry.Policy{Min: time.Minute, Max: time.Minute}})
 		s.setFault(failTimes(100, 503))
 		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
@@ -249,7 +250,7 @@ func TestRetries(t *testing.T) {
 		}
 	})
 	t.Run("Retry-After", func(t *testing.T) {
-		c := newClient(t, s.URL, &registryclient.Options{MinBackoff: time.Millisecond, MaxBackoff: 400 * time.Millisecond})
+		c := newClient(t, s.URL, &registryclient.Options{Retry: retry.Policy{Min: time.Millisecond, Max: 400 * time.Millisecond}})
 		var first atomic.Bool
 		s.setFault(func(w http.ResponseWriter, r *http.Request) bool {
 			if first.Swap(true) {
@@ -264,7 +265,7 @@ func TestRetries(t *testing.T) {
 			t.Fatal(err)
 		}
 		if d := time.Since(start); d < 350*time.Millisecond || d > 5*time.Second {
-			t.Fatalf("retried after %v; want Retry-After capped at MaxBackoff, 400ms", d)
+			t.Fatalf("retried after %v; want Retry-After capped at Retry.Max, 400ms", d)
 		}
 	})
 	s.setFault(nil)
@@ -318,7 +319,7 @@ func TestTransientNetwork(t *testing.T) {
 		if err := ln.Close(); err != nil {
 			t.Fatal(err)
 		}
-		c := newClient(t, url, &registryclient.Options{Retries: 2})
+		c := newClient(t, url, &registryclient.Options{Retry: retry.Policy{Retries: 2}})
 		if _, err := c.Get(t.Context(), h); err == nil || errors.Is(err, registryclient.ErrNotFound) {
 			t.Fatalf("get with no server: %v", err)
 		}
