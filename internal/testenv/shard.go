@@ -19,6 +19,10 @@ import (
 type ShardOptions struct {
 	// Dir holds the store; "" means a new t.TempDir().
 	Dir string
+	// Addr is the address to listen on; "" means a free loopback port.
+	// Restarting a store on its old address keeps metadata that names it
+	// valid.
+	Addr string
 	// Server configures the server. A zero Access means
 	// [shardserver.DevAccess]; a nil Logger logs to t.
 	Server shardserver.Options
@@ -60,8 +64,11 @@ func StartShard(t testing.TB, o ShardOptions) *Shard {
 		st.Close()
 		t.Fatal(err)
 	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
 	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	ln, err := lc.Listen(context.Background(), "tcp", o.Addr)
 	if err != nil {
 		st.Close()
 		t.Fatal(err)
