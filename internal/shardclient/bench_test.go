@@ -34,7 +34,7 @@ type benchBackend struct {
 // with every write fsynced (appendfsync always), which is what our server
 // does.
 func benchBackends(b *testing.B) []benchBackend {
-	bin := testenv.BuildMycdnd(b)
+	bin := testenv.Build(b, "mycdnd")
 	ours := testenv.StartShardProcess(b, bin, b.TempDir())
 	plain := testenv.StartRedis(b)
 	durable := testenv.StartRedis(b, "--appendonly", "yes", "--appendfsync", "always")
@@ -136,7 +136,7 @@ func BenchmarkGet(b *testing.B) {
 // cache was dropped (as root). It reports the bytes the store takes on disk
 // per byte of value stored.
 func BenchmarkColdGet(b *testing.B) {
-	bin := testenv.BuildMycdnd(b)
+	bin := testenv.Build(b, "mycdnd")
 	dir := b.TempDir()
 	value := benchValue()
 	written := 0

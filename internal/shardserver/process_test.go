@@ -42,7 +42,7 @@ func crashValue(w, i int) []byte {
 // of SETs, restarts it on the same directory, and finds every acknowledged
 // value intact and no partial value.
 func TestCrash(t *testing.T) {
-	bin := testenv.BuildMycdnd(t)
+	bin := testenv.Build(t, "mycdnd")
 	dir := t.TempDir()
 	p := testenv.StartShardProcess(t, bin, dir)
 	c, err := shardclient.New(shardclient.Options{Addr: p.Addr, PoolSize: 4})
@@ -154,7 +154,7 @@ mode = "public-rw"
 // closed connection, that the server keeps serving, and that its peak RSS
 // stays bounded.
 func TestLimits(t *testing.T) {
-	bin := testenv.BuildMycdnd(t)
+	bin := testenv.Build(t, "mycdnd")
 	cfg := filepath.Join(t.TempDir(), "shard.toml")
 	if err := os.WriteFile(cfg, []byte(limitsConfig), 0o600); err != nil {
 		t.Fatal(err)
@@ -297,7 +297,7 @@ func TestLimits(t *testing.T) {
 
 // TestOpsEndpoints checks /healthz and /metrics of the process.
 func TestOpsEndpoints(t *testing.T) {
-	bin := testenv.BuildMycdnd(t)
+	bin := testenv.Build(t, "mycdnd")
 	p := testenv.StartShardProcess(t, bin, t.TempDir())
 	c := dial(t, p.Addr)
 	c.do("SET", "k", "value")

@@ -18,9 +18,9 @@ import (
 	"time"
 )
 
-// BuildMycdnd builds ./cmd/mycdnd of this module into a temporary directory
-// of t and returns the binary's path.
-func BuildMycdnd(t testing.TB) string {
+// Build builds the command ./cmd/<name> of this module (such as "mycdnd")
+// into a temporary directory of t and returns the binary's path.
+func Build(t testing.TB, name string) string {
 	t.Helper()
 	goBin := LookPath(t, "go", "golang-go")
 	out, err := exec.CommandContext(context.Background(), goBin, "env", "GOMOD").Output()
@@ -28,11 +28,11 @@ func BuildMycdnd(t testing.TB) string {
 		t.Fatalf("find the module root: %v", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
-	bin := filepath.Join(t.TempDir(), "mycdnd")
-	cmd := exec.CommandContext(context.Background(), goBin, "build", "-o", bin, "./cmd/mycdnd")
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.CommandContext(context.Background(), goBin, "build", "-o", bin, "./cmd/"+name)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/mycdnd: %v\n%s", err, out)
+		t.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
 	}
 	return bin
 }
@@ -50,7 +50,7 @@ type ShardProcess struct {
 
 var addrRE = regexp.MustCompile(`msg="serving (shard store|metrics)" addr=(\S+)`)
 
-// StartShardProcess runs bin (from [BuildMycdnd]) as "mycdnd shard" on free
+// StartShardProcess runs bin (from [Build]) as "mycdnd shard" on free
 // loopback ports, with its store in dir and the given extra arguments (such
 // as --config), waits until it listens and kills it when t ends.
 func StartShardProcess(t testing.TB, bin, dir string, args ...string) *ShardProcess {
@@ -135,7 +135,15 @@ func (p *ShardProcess) Stop(t testing.TB) {
 
 // PeakRSS returns the process's peak resident set size (VmHWM) in bytes.
 func (p *ShardProcess) PeakRSS() (int64, error) {
-	return procStatus(p.PID(), "VmHWM")
+	return PeakRSS(p.PID())
+}
+
+// PeakRSS returns the peak resident set size (VmHWM) of a running process,
+// in bytes. (The maximum RSS that wait4 reports for a child counts the
+// parent's memory it shared before exec, so it overstates a child started
+// by a big test process.)
+func PeakRSS(pid int) (int64, error) {
+	return procStatus(pid, "VmHWM")
 }
 
 // procStatus reads a "kB" field of /proc/<pid>/status, in bytes.
