@@ -219,3 +219,33 @@ func newTestFetcher(t *testing.T, registry string) *fetch.Fetcher {
 		return shardclient.New(shardclient.Options{Addr: loc.Host.String(), DB: int(loc.DB), Auth: auth})
 	}})
 }
+
+// TestUploadToStockRedis stores shards in stock redis-server as well: it
+// has no DIGEST, so a re-upload compares the stored bytes instead.
+func TestUploadToStockRedis(t *testing.T) {
+	nw := testenv.StartNetwork(t, 3)
+	redis := testenv.StartRedis(t)
+	cfg := writeConfig(t, nw, 2, "", nil)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, fmt.Sprintf("[[backends]]\nkind = \"hero_redis\"\nhost = %q\ndb = 3\n", redis.Addr)...)
+	os.WriteFile(cfg, b, 0o600)
+	file := filepath.Join(t.TempDir(), "f.bin")
+	os.WriteFile(file, vectors.XOF("redis", 3000), 0o644)
+	var lines [2]uploadLine
+	for i := range lines {
+		code, out, stderr := run(t, nil, "upload", "--config", cfg, "--json", file)
+		if code != 0 || json.Unmarshal(out, &lines[i]) != nil {
+			t.Fatalf("upload %d: exit %d: %s %s", i, code, out, stderr)
+		}
+	}
+	if lines[0].ShardsSkipped != 0 || lines[1].ShardsSkipped != 4 || lines[1].Ref != lines[0].Ref {
+		t.Fatalf("uploads %+v", lines)
+	}
+	r, _ := ref.Parse(lines[0].Ref)
+	if got := readRef(t, nw.Registry.URL, r); !bytes.Equal(got, vectors.XOF("redis", 3000)) {
+		t.Fatal("read back differs")
+	}
+}

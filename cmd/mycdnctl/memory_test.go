@@ -73,3 +73,41 @@ func TestUploadMemoryBounded(t *testing.T) {
 		t.Errorf("peak RSS grew from %d to %d MiB with the file size", small>>20, big>>20)
 	}
 }
+
+// TestUploadInterrupt sends SIGINT to an upload in progress: it stops at
+// once, says so, exits 1 and prints no reference.
+func TestUploadInterrupt(t *testing.T) {
+	bin := testenv.Build(t, "mycdnctl")
+	nw := testenv.StartNetwork(t, 3)
+	cfg := writeConfig(t, nw, 2, "", nil)
+	path := filepath.Join(t.TempDir(), "big")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(f, blake3.New().Digest(), 512<<20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	cmd := exec.CommandContext(context.Background(), bin, "upload", "--config", cfg, path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || err == nil {
+		t.Fatalf("exit %d after SIGINT, want 1 (stderr %q)", code, stderr.String())
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("stopped %v after SIGINT", took)
+	}
+	if stdout.Len() != 0 || !bytes.Contains(stderr.Bytes(), []byte("interrupted")) {
+		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+}
