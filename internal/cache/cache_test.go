@@ -84,6 +84,9 @@ func TestDir(t *testing.T) {
 			t.Errorf("file k%d exists: %v", i, err == nil)
 		}
 	}
+	if files, size := d.Stats(); files != 3 || size != 90 {
+		t.Errorf("Stats = %d files, %d bytes; want 3, 90", files, size)
+	}
 	if err := d.Put("big", make([]byte, 101)); err != nil {
 		t.Fatal(err)
 	}

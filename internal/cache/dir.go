@@ -92,3 +92,9 @@ func (d *Dir) Put(key string, data []byte) error {
 	d.lru.Add(key, struct{}{}, int64(len(data)))
 	return nil
 }
+
+// Stats returns the number of files kept and their total size.
+func (d *Dir) Stats() (files int, bytes int64) {
+	n, cost, _, _ := d.lru.Stats()
+	return n, cost
+}
