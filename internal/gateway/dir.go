@@ -23,13 +23,17 @@ type listing struct {
 type listingEntry struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"` // "file" or "directory"
-	// Size is a file's size in bytes.
-	Size int64 `json:"size,omitempty"`
-	// Ref opens the entry on its own.
-	Ref string `json:"ref"`
+	// Size is a file's size in bytes; 0 for a directory.
+	Size int64 `json:"size"`
+	// Ref opens the entry on its own; empty for an entry without a key.
+	Ref string `json:"ref,omitempty"`
 	// Href is the entry's URL relative to the listing.
 	Href string `json:"href"`
 }
+
+// sizeParallel bounds the files of a listing whose size is read at once
+// (reading it may fetch the last block of a file the reference uploaded).
+const sizeParallel = 8
 
 // directory answers a request for a directory: its index.html when it has
 // one, else a listing in HTML, or in JSON when the client prefers it.
@@ -42,16 +46,17 @@ func (s *Server) directory(w *recorder, r *http.Request, req *request, d *meta.D
 	}
 	for _, e := range entries {
 		if file, ok := e.Metadata.(*meta.File); ok && file.Name == "index.html" {
-			return s.file(w, r, file)
+			return s.file(w, r, req, file)
 		}
 	}
 	l := listing{Name: d.Name, Entries: make([]listingEntry, len(entries))}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	g.SetLimit(sizeParallel)
 	for i, e := range entries {
 		le := &l.Entries[i]
 		le.Name = e.Name()
-		le.Href = url.PathEscape(le.Name)
+		// "./" keeps a name with a colon from reading as a URL scheme.
+		le.Href = "./" + url.PathEscape(le.Name)
 		if e.Key != nil {
 			le.Ref = ref.Ref{Lookup: e.Lookup, Key: *e.Key}.String()
 		}
@@ -71,10 +76,10 @@ func (s *Server) directory(w *recorder, r *http.Request, req *request, d *meta.D
 		return err
 	}
 	h := w.Header()
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	h.Set("Vary", "Accept")
+	req.setCaching(h)
+	h.Add("Vary", "Accept")
 	if prefersJSON(r.Header.Get("Accept")) {
-		h.Set("Content-Type", "application/json")
+		h.Set("Content-Type", "application/json; charset=utf-8")
 		if r.Method == http.MethodHead {
 			return nil
 		}

@@ -1,89 +1,122 @@
-// Package gateway is the HTTP edge of mycdn: it answers requests for content
-// by reference, fetching and verifying it through package fetch.
-//
-// URL forms (see ref):
-//
-//	http://<lookup>.<domain>/<path>?key=<key>   host form; the key is then kept in a cookie
-//	http://<gateway>/<lookup>/<key>/<path>      path form
-//	http://<gateway>/<lookup>?key=<key>         a file, or a redirect to the path form
-//
-// A request without a key never gets content. Files are served with their
-// media type, strong ETags, ranges and immutable caching; directories with
-// their index.html, or a listing in HTML or JSON.
 package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/mycdn/mycdn/internal/fetch"
 	"github.com/mycdn/mycdn/internal/registry"
 	"github.com/mycdn/mycdn/internal/seal"
-	"github.com/mycdn/mycdn/meta"
 )
 
-// keyCookie holds the key of a host-form site, so that its relative links
-// work without ?key=.
-const keyCookie = "mycdn_key"
+// Defaults of [Options].
+const (
+	DefaultBodyMemory        = 256 << 20
+	DefaultBodyWait          = 30 * time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = time.Minute
+	DefaultWriteTimeout      = time.Minute
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultShutdownTimeout   = 30 * time.Second
+)
 
-// Options configure a [Server].
+// Options configure a [Server]. Zero values mean the defaults.
 type Options struct {
 	// Fetcher reads content; give it caches for a busy gateway.
 	Fetcher *fetch.Fetcher
 	// Domain enables the host form <lookup>.<Domain>; empty disables it.
 	Domain string
-	// WriteTimeout bounds each write of a response body to a client; zero
-	// means one minute.
+	// BodyMemory bounds the memory of the blocks fetched for response
+	// bodies, over all requests at once (as [fetch.Fetcher.ReaderMemory]
+	// counts it). A request waits up to BodyWait for its share, then is
+	// answered 503. Default [DefaultBodyMemory].
+	BodyMemory int64
+	// BodyWait is how long a request waits for body memory. Default
+	// [DefaultBodyWait].
+	BodyWait time.Duration
+	// ReadHeaderTimeout bounds reading a request's headers, ReadTimeout the
+	// whole request, IdleTimeout a kept-alive connection's wait for the next
+	// one.
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+	// WriteTimeout bounds writing a response's headers and each piece of
+	// its body (at most 256 KiB), not the whole response, so that a large
+	// download is never cut as long as the client keeps reading.
 	WriteTimeout time.Duration
-	// Log receives one access line per request, without keys.
+	// ShutdownTimeout is how long Serve lets requests in progress finish
+	// once its context is done.
+	ShutdownTimeout time.Duration
+	// TLS, when set, makes Serve speak TLS (HTTP/1.1 and HTTP/2); without
+	// it Serve speaks HTTP/1.1 and h2c (HTTP/2 with prior knowledge).
+	TLS *tls.Config
+	// Log receives one line per request, without keys.
 	Log *slog.Logger
 	// Metrics, when set, counts requests, bytes and errors.
 	Metrics *Metrics
+}
+
+// Validate reports options that cannot work.
+func (o *Options) Validate() error {
+	if o.Fetcher == nil {
+		return errors.New("gateway: no fetcher")
+	}
+	if o.BodyMemory < 0 || o.BodyWait < 0 || o.ReadHeaderTimeout < 0 || o.ReadTimeout < 0 ||
+		o.WriteTimeout < 0 || o.IdleTimeout < 0 || o.ShutdownTimeout < 0 {
+		return errors.New("gateway: negative option")
+	}
+	if strings.ContainsAny(o.Domain, "/:@ ") {
+		return fmt.Errorf("gateway: domain %q: want a host name such as cdn.example.com", o.Domain)
+	}
+	return nil
 }
 
 // Server answers HTTP requests for content. It is safe for concurrent use.
 type Server struct {
 	opts Options
 	log  *slog.Logger
+	mem  *semaphore.Weighted
 }
 
-// New returns a Server.
+// New checks opts and returns a Server.
 func New(opts Options) (*Server, error) {
-	if opts.Fetcher == nil {
-		return nil, errors.New("gateway: no fetcher")
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
-	if opts.WriteTimeout <= 0 {
-		opts.WriteTimeout = time.Minute
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&opts.BodyWait, DefaultBodyWait)
+	def(&opts.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&opts.ReadTimeout, DefaultReadTimeout)
+	def(&opts.WriteTimeout, DefaultWriteTimeout)
+	def(&opts.IdleTimeout, DefaultIdleTimeout)
+	def(&opts.ShutdownTimeout, DefaultShutdownTimeout)
+	if opts.BodyMemory == 0 {
+		opts.BodyMemory = DefaultBodyMemory
 	}
 	opts.Domain = strings.Trim(strings.ToLower(opts.Domain), ".")
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, log: log}, nil
+	if opts.Metrics != nil {
+		opts.Metrics.fetcher.Store(opts.Fetcher)
+	}
+	return &Server{opts: opts, log: log, mem: semaphore.NewWeighted(opts.BodyMemory)}, nil
 }
 
-// request is a parsed request for content.
-type request struct {
-	lookup, key meta.Hash
-	// path is the part after the reference, without its leading slash.
-	path string
-	// base is the URL path of the reference's root, ending in a slash.
-	base string
-	// bare is set for /<lookup>?key=: a directory is redirected.
-	bare bool
-	// logPath is the request's path with the key left out.
-	logPath string
-}
-
-// httpError is an error with the status it answers.
+// httpError is an error with the status it answers and a short message for
+// the client.
 type httpError struct {
 	code int
 	msg  string
@@ -95,52 +128,80 @@ func errorf(code int, format string, args ...any) error {
 	return &httpError{code, fmt.Sprintf(format, args...)}
 }
 
+// errBusy means a request waited too long for body memory.
+var errBusy = errors.New("too busy: all body memory in use")
+
+// ServeHTTP answers a request for content, and logs it in one line.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w, code: http.StatusOK}
+	rec := newRecorder(w, s.opts.WriteTimeout)
 	h := rec.Header()
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	req, err := s.parse(rec, r)
-	logPath := "-"
+	logPath := "-" // a path that did not parse may hold a key
 	if req != nil {
 		logPath = req.logPath
 	}
-	defer func() {
-		s.log.Info("request", "method", r.Method, "host", hostOnly(r.Host), "path", logPath,
-			"status", rec.code, "bytes", rec.bytes, "took", time.Since(start).Round(time.Microsecond))
-		if m := s.opts.Metrics; m != nil {
-			m.observeRequest(r.Method, rec.code, rec.bytes)
-		}
-	}()
+	defer func() { s.logRequest(r, rec, logPath, time.Since(start), err) }()
 	if err == nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
 		err = errorf(http.StatusMethodNotAllowed, "method %s not allowed: use GET or HEAD", r.Method)
 	}
-	if err == nil && req == nil {
-		err = s.home(rec, r)
-	} else if err == nil {
-		err = s.serve(rec, r, req)
+	if err == nil {
+		if req == nil {
+			err = s.home(rec)
+		} else {
+			err = s.serve(rec, r, req)
+		}
 	}
 	if err != nil {
-		s.fail(rec, r, err)
+		s.fail(rec, err)
 	}
 }
 
+func (s *Server) logRequest(r *http.Request, rec *recorder, path string, took time.Duration, err error) {
+	level := slog.LevelInfo
+	if (rec.code >= 500 && rec.code != statusClientClosed) || (rec.aborted && rec.writeErr == nil && r.Context().Err() == nil) {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method), slog.String("host", hostOnly(r.Host)), slog.String("path", path),
+		slog.Int("status", rec.code), slog.Int64("bytes", rec.bytes), slog.Duration("took", took.Round(time.Microsecond)),
+		slog.String("remote", r.RemoteAddr), slog.String("proto", r.Proto),
+	}
+	if rec.aborted {
+		attrs = append(attrs, slog.Bool("aborted", true))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("err", err.Error()))
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	if m := s.opts.Metrics; m != nil {
+		m.observeRequest(r.Method, rec.code, rec.bytes, rec.aborted)
+	}
+}
+
+// statusClientClosed is logged for requests whose client went away first.
+const statusClientClosed = 499
+
 // fail answers err, unless a response is under way: then the connection is
 // aborted, so that a client never takes a cut body for a whole one.
-func (s *Server) fail(w *recorder, r *http.Request, err error) {
+func (s *Server) fail(w *recorder, err error) {
 	if w.wrote {
-		s.log.Warn("response aborted", "err", err)
+		w.aborted = true
 		panic(http.ErrAbortHandler)
 	}
 	code, msg := status(err)
-	if code >= 500 {
-		s.log.Warn("request failed", "status", code, "err", err)
-	}
 	h := w.Header()
-	for _, k := range []string{"Content-Length", "Content-Range", "ETag", "Cache-Control", "Content-Type"} {
+	for _, k := range []string{"Content-Length", "ETag", "Cache-Control", "Content-Type", "Content-Disposition", "Vary"} {
 		h.Del(k)
+	}
+	if code != http.StatusRequestedRangeNotSatisfiable {
+		h.Del("Content-Range")
+	}
+	if code == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "5")
 	}
 	h.Set("Cache-Control", "no-store")
 	http.Error(w, msg, code)
@@ -156,105 +217,31 @@ func status(err error) (int, string) {
 		return http.StatusNotFound, "unknown reference"
 	case errors.Is(err, fetch.ErrNoEntry):
 		return http.StatusNotFound, "not found"
-	case errors.Is(err, seal.ErrAuth), errors.Is(err, seal.ErrKeyMismatch):
+	case errors.Is(err, seal.ErrAuth):
 		return http.StatusBadRequest, "the key does not open this reference"
 	case errors.Is(err, fetch.ErrUnavailable):
 		return http.StatusServiceUnavailable, "content temporarily unavailable: too few shard stores answered"
+	case errors.Is(err, errBusy):
+		return http.StatusServiceUnavailable, "gateway busy: try again shortly"
 	case errors.Is(err, context.Canceled):
-		return 499, "request cancelled"
-	case errors.Is(err, seal.ErrLookupMismatch), errors.Is(err, fetch.ErrBadMetadata):
-		return http.StatusBadGateway, "the registry returned bad metadata"
+		return statusClientClosed, "request cancelled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "timed out fetching content"
+	case errors.Is(err, seal.ErrLookupMismatch), errors.Is(err, seal.ErrKeyMismatch), errors.Is(err, seal.ErrTooShort),
+		errors.Is(err, registry.ErrHashMismatch), errors.Is(err, fetch.ErrBadMetadata):
+		return http.StatusBadGateway, "bad metadata in the registry"
 	}
 	return http.StatusBadGateway, "upstream error"
 }
 
-// parse finds the reference in a request: nil without error for the home
-// page.
-func (s *Server) parse(w http.ResponseWriter, r *http.Request) (*request, error) {
-	if label, ok := s.hostLabel(r.Host); ok {
-		return s.parseHost(w, r, label)
+func (s *Server) home(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	msg := "mycdn gateway\n\nFetch content with /<lookup>/<key>/<path> or /<lookup>?key=<key>"
+	if s.opts.Domain != "" {
+		msg += ", or http(s)://<lookup>." + s.opts.Domain + "/<path>?key=<key>"
 	}
-	p := r.URL.Path
-	if p == "/" || p == "" {
-		return nil, nil
-	}
-	segs := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 3)
-	if len(segs[0]) != 32 {
-		return nil, errorf(http.StatusNotFound, "not found: use /<lookup>/<key>/ or /<lookup>?key=<key>")
-	}
-	lookup, err := meta.ParseHash(segs[0])
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "bad lookup hash: %v", err)
-	}
-	if len(segs) == 1 { // /<lookup>?key=<key>
-		key, err := queryKey(r)
-		if err != nil {
-			return nil, err
-		}
-		return &request{lookup: lookup, key: key, base: "/" + segs[0] + "/" + key.String() + "/", bare: true,
-			logPath: "/" + segs[0]}, nil
-	}
-	key, err := meta.ParseHash(segs[1])
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "bad key: %v", err)
-	}
-	req := &request{lookup: lookup, key: key, base: "/" + segs[0] + "/" + segs[1] + "/", logPath: "/" + segs[0] + "/<key>/"}
-	if len(segs) == 3 {
-		req.path = segs[2]
-		req.logPath += segs[2]
-	} else {
-		req.path = "\x00" // /<lookup>/<key> without the slash: redirect
-	}
-	return req, nil
-}
-
-// hostLabel returns the first label of a host under the gateway's domain.
-func (s *Server) hostLabel(host string) (string, bool) {
-	if s.opts.Domain == "" {
-		return "", false
-	}
-	host = strings.ToLower(hostOnly(host))
-	label, ok := strings.CutSuffix(host, "."+s.opts.Domain)
-	if !ok || label == "" || strings.Contains(label, ".") {
-		return "", false
-	}
-	return label, true
-}
-
-func (s *Server) parseHost(w http.ResponseWriter, r *http.Request, label string) (*request, error) {
-	lookup, err := meta.ParseHash(label)
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "bad lookup hash in host: %v", err)
-	}
-	req := &request{lookup: lookup, path: strings.TrimPrefix(r.URL.Path, "/"), base: "/", logPath: r.URL.Path}
-	if r.URL.Query().Has("key") {
-		if req.key, err = queryKey(r); err != nil {
-			return nil, err
-		}
-		http.SetCookie(w, &http.Cookie{Name: keyCookie, Value: req.key.String(), Path: "/",
-			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-		return req, nil
-	}
-	c, err := r.Cookie(keyCookie)
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "missing key: add ?key=<32 hex characters>")
-	}
-	if req.key, err = meta.ParseHash(c.Value); err != nil {
-		return nil, errorf(http.StatusBadRequest, "bad key in cookie: %v", err)
-	}
-	return req, nil
-}
-
-func queryKey(r *http.Request) (meta.Hash, error) {
-	k := r.URL.Query().Get("key")
-	if k == "" {
-		return meta.Hash{}, errorf(http.StatusBadRequest, "missing key: add ?key=<32 hex characters>")
-	}
-	key, err := meta.ParseHash(k)
-	if err != nil {
-		return meta.Hash{}, errorf(http.StatusBadRequest, "bad key: %v", err)
-	}
-	return key, nil
+	_, err := fmt.Fprint(w, msg+".\n")
+	return err
 }
 
 func hostOnly(hostport string) string {
@@ -264,68 +251,55 @@ func hostOnly(hostport string) string {
 	return hostport
 }
 
-// serve answers a request for content.
-func (s *Server) serve(w *recorder, r *http.Request, req *request) error {
-	ctx := r.Context()
-	f := s.opts.Fetcher
-	if req.path == "\x00" {
-		return redirect(w, r, req.base)
-	}
-	root, err := f.Metadata(ctx, req.lookup, req.key)
-	if err != nil {
-		return err
-	}
-	m, err := f.Resolve(ctx, root, req.path)
-	if err != nil {
-		return err
-	}
-	switch m := m.(type) {
-	case *meta.File:
-		return s.file(w, r, m)
-	case *meta.Directory:
-		if req.bare {
-			return redirect(w, r, req.base)
-		}
-		if req.path != "" && !strings.HasSuffix(req.path, "/") {
-			return redirect(w, r, r.URL.Path+"/")
-		}
-		return s.directory(w, r, req, m)
-	}
-	return errorf(http.StatusBadGateway, "unknown metadata")
-}
+// writePiece is the most a recorder writes under one write deadline.
+const writePiece = 256 << 10
 
-// redirect sends the client to path, keeping the query.
-func redirect(w http.ResponseWriter, r *http.Request, path string) error {
-	u := url.URL{Path: path, RawQuery: r.URL.RawQuery}
-	http.Redirect(w, r, u.String(), http.StatusFound)
-	return nil
-}
-
-func (s *Server) home(w http.ResponseWriter, _ *http.Request) error {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, err := fmt.Fprint(w, "mycdn gateway\n\nFetch content with /<lookup>/<key>/<path> or /<lookup>?key=<key>.\n")
-	return err
-}
-
-// recorder notes the status and size of a response, and whether any of it,
-// headers included, was sent.
+// recorder notes the status and size of a response, and whether any of
+// it, headers included, was sent. It renews the connection's write deadline
+// before the headers and each piece of the body.
 type recorder struct {
 	http.ResponseWriter
-	code  int
-	bytes int64
-	wrote bool
+	rc       *http.ResponseController
+	timeout  time.Duration
+	code     int
+	bytes    int64
+	wrote    bool
+	aborted  bool
+	writeErr error
+}
+
+func newRecorder(w http.ResponseWriter, timeout time.Duration) *recorder {
+	return &recorder{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout, code: http.StatusOK}
+}
+
+func (r *recorder) renew() {
+	_ = r.rc.SetWriteDeadline(time.Now().Add(r.timeout)) // a writer without deadlines just has none
 }
 
 func (r *recorder) WriteHeader(code int) {
-	r.code, r.wrote = code, true
+	if !r.wrote {
+		r.code, r.wrote = code, true
+		r.renew()
+	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(p []byte) (int, error) {
 	r.wrote = true
-	n, err := r.ResponseWriter.Write(p)
-	r.bytes += int64(n)
-	return n, err
+	written := 0
+	for len(p) > 0 {
+		piece := p[:min(len(p), writePiece)]
+		r.renew()
+		n, err := r.ResponseWriter.Write(piece)
+		written += n
+		r.bytes += int64(n)
+		if err != nil {
+			r.writeErr = err
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
 }
 
 // Unwrap lets http.ResponseController reach the connection.
