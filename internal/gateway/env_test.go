@@ -46,10 +46,15 @@ type env struct {
 
 type envOptions struct {
 	n, k int
+	// nw, when set, is the network to use instead of a new one.
+	nw *testenv.Network
 	// caches, when set, gives the fetcher caches.
 	caches *gateway.Caches
 	// gateway options besides the fetcher and the log.
 	gw gateway.Options
+	// sendBuffer, when set, is the socket send buffer of the gateway's
+	// connections, to make it block sooner on slow clients.
+	sendBuffer int
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -57,7 +62,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.n == 0 {
 		o.n, o.k = 3, 2
 	}
-	e := &env{t: t, nw: testenv.StartNetwork(t, o.n), log: &logBuffer{}}
+	e := &env{t: t, nw: o.nw, log: &logBuffer{}}
+	if e.nw == nil {
+		e.nw = testenv.StartNetwork(t, o.n)
+	}
 	reg, err := registryclient.New(e.nw.Registry.URL, &registryclient.Options{Retry: retry.Policy{Retries: -1}})
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +100,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.sendBuffer > 0 {
+		ln = &smallSendBuffer{ln.(*net.TCPListener), o.sendBuffer}
 	}
 	e.addr = ln.Addr().String()
 	e.url = "http://" + e.addr
@@ -220,4 +231,17 @@ func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+type smallSendBuffer struct {
+	*net.TCPListener
+	size int
+}
+
+func (l *smallSendBuffer) Accept() (net.Conn, error) {
+	c, err := l.AcceptTCP()
+	if err != nil {
+		return nil, err
+	}
+	return c, c.SetWriteBuffer(l.size)
 }
