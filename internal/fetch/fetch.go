@@ -301,6 +301,9 @@ func (f *Fetcher) block(ctx context.Context, dst []byte, b *meta.Block) ([]byte,
 			shards[r.index] = r.data
 			have++
 			if have < k {
+				if pending == 0 && launched == n { // the last answer, and too few
+					return dst, f.unavailable(b, have, failures)
+				}
 				continue
 			}
 			out, err := f.open(dec, dst, b, shards, r.index, have == k)
