@@ -11,6 +11,7 @@ declare -A need=(
 	[redis-cli]=redis-tools
 	[redis-benchmark]=redis-tools
 	["/usr/lib/postgresql/*/bin/initdb"]=postgresql
+	[chromium]=chromium
 )
 missing=()
 for cmd in "${!need[@]}"; do
