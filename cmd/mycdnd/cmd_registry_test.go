@@ -36,10 +36,10 @@ func buildMycdnd(t *testing.T) string {
 	return bin
 }
 
-// registryProcess is a running `mycdnd registry`.
-type registryProcess struct {
+// serverProcess is a running server: `mycdnd registry` or `mycdnd gateway`.
+type serverProcess struct {
 	cmd     *exec.Cmd
-	url     string // of the API
+	url     string // of the API or the gateway
 	metrics string // of /metrics and /healthz, if asked for
 	log     *logBuffer
 	done    chan error
@@ -64,13 +64,20 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
-var addrRE = regexp.MustCompile(`msg="serving (registry|metrics)" addr=([0-9.:]+)`)
+var addrRE = regexp.MustCompile(`msg="serving (registry|gateway|metrics)" addr=([0-9.:]+)`)
 
 // startRegistry runs the registry with args, on free ports, and waits until
 // it serves. The test's cleanup stops it.
-func startRegistry(t *testing.T, bin string, args ...string) *registryProcess {
+func startRegistry(t *testing.T, bin string, args ...string) *serverProcess {
 	t.Helper()
-	args = append([]string{"registry", "--listen", "127.0.0.1:0"}, args...)
+	return startServer(t, bin, "registry", args...)
+}
+
+// startServer runs "mycdnd <name>" with args on a free port, and waits
+// until it serves. The test's cleanup stops it.
+func startServer(t *testing.T, bin, name string, args ...string) *serverProcess {
+	t.Helper()
+	args = append([]string{name, "--listen", "127.0.0.1:0"}, args...)
 	cmd := exec.CommandContext(context.WithoutCancel(t.Context()), bin, args...) // stop ends it
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -79,7 +86,7 @@ func startRegistry(t *testing.T, bin string, args ...string) *registryProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &registryProcess{cmd: cmd, log: &logBuffer{}, done: make(chan error, 1)}
+	p := &serverProcess{cmd: cmd, log: &logBuffer{}, done: make(chan error, 1)}
 	ready := make(chan struct{})
 	wantMetrics := strings.Contains(strings.Join(args, " "), "--metrics-listen")
 	go func() {
@@ -88,7 +95,7 @@ func startRegistry(t *testing.T, bin string, args ...string) *registryProcess {
 			line := sc.Text()
 			p.log.add(line)
 			if m := addrRE.FindStringSubmatch(line); m != nil {
-				if m[1] == "registry" {
+				if m[1] == name {
 					p.url = "http://" + m[2]
 				} else {
 					p.metrics = "http://" + m[2]
@@ -112,23 +119,23 @@ func startRegistry(t *testing.T, bin string, args ...string) *registryProcess {
 	return p
 }
 
-// stop sends SIGTERM and checks that the registry exits cleanly.
-func (p *registryProcess) stop(t *testing.T) {
+// stop sends SIGTERM and checks that the server exits cleanly.
+func (p *serverProcess) stop(t *testing.T) {
 	if p.stopped {
 		return
 	}
 	p.stopped = true
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Errorf("signal the registry: %v", err)
+		t.Errorf("signal the server: %v", err)
 	}
 	select {
 	case err := <-p.done:
 		if err != nil {
-			t.Errorf("registry exited with %v:\n%s", err, p.log)
+			t.Errorf("server exited with %v:\n%s", err, p.log)
 		}
 	case <-time.After(15 * time.Second):
 		t.Errorf("kill: %v, exit: %v", p.cmd.Process.Kill(), <-p.done)
-		t.Errorf("registry did not stop on SIGTERM:\n%s", p.log)
+		t.Errorf("server did not stop on SIGTERM:\n%s", p.log)
 	}
 }
 
@@ -212,7 +219,7 @@ max_blob_size = 100000
 	}
 	a.stop(t)
 	b.stop(t)
-	for _, p := range []*registryProcess{a, b} {
+	for _, p := range []*serverProcess{a, b} {
 		if n := strings.Count(p.log.String(), "msg=request "); n < 2 {
 			t.Errorf("%d request log lines:\n%s", n, p.log)
 		}
