@@ -11,14 +11,19 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
 	"math/big"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,4 +290,129 @@ func TestGatewayUsage(t *testing.T) {
 			t.Errorf("gateway %v: exit %d, want %d\n%s", args, code, cli.ExitUsage, stderr.String())
 		}
 	}
+}
+
+// TestGatewayLoad runs "mycdnd gateway" as a process under 64 concurrent
+// clients for 30 s, on a mix of small, medium and large files, whole and in
+// ranges: no error, every byte right, and the peak RSS within the cache and
+// body memory bounds plus a fixed margin.
+func TestGatewayLoad(t *testing.T) {
+	const (
+		clients    = 64
+		duration   = 30 * time.Second
+		cacheSize  = 32 << 20
+		bodyMemory = 64 << 20
+		// The garbage collector's slack (memoryMargin, up to the memory
+		// limit the gateway sets), and beyond the heap the runtime, stacks
+		// and memory not yet returned to the system.
+		margin = memoryMargin + 48<<20
+	)
+	bin := testenv.Build(t, "mycdnd")
+	nw := testenv.StartNetwork(t, 5)
+	up, closeUp := uploaderCloser(t, nw, 3)
+	type file struct {
+		url  string
+		data []byte
+	}
+	var files []file
+	for i, size := range []int{100, 1 << 10, 5 << 10, 20 << 10, 64 << 10, 200 << 10, 700 << 10,
+		1<<20 + 1, 3<<20 + 333, 6 << 20, 24<<20 + 5, 40 << 20} {
+		data := make([]byte, size)
+		_, _ = rand.Read(data)
+		r := put(t, up, "file"+strconv.Itoa(i), data)
+		files = append(files, file{"/" + r.Lookup.String() + "/" + r.Key.String() + "/", data})
+	}
+	closeUp()
+	p := startServer(t, bin, "gateway", "--registry", nw.Registry.URL, "--metrics-listen", "127.0.0.1:0",
+		"--cache-size", strconv.Itoa(cacheSize), "--body-memory", strconv.Itoa(bodyMemory),
+		"--cache-dir", t.TempDir(), "--disk-cache-size", "64MiB")
+
+	ctx, cancel := context.WithTimeout(t.Context(), duration)
+	defer cancel()
+	transport := &http.Transport{MaxIdleConnsPerHost: clients}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: time.Minute}
+	var (
+		mu       sync.Mutex
+		requests int
+		bytesIn  int64
+		errs     []string
+	)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			rng := mathrand.New(mathrand.NewPCG(uint64(c), 7))
+			buf := make([]byte, 64<<10)
+			for ctx.Err() == nil {
+				f := files[rng.IntN(len(files))]
+				start, end := 0, len(f.data)-1
+				req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), "GET", p.url+f.url, nil)
+				if rng.IntN(3) == 0 { // a range
+					start = rng.IntN(len(f.data))
+					end = start + rng.IntN(min(len(f.data)-start, 3<<20))
+					req.Header.Set("Range", "bytes="+strconv.Itoa(start)+"-"+strconv.Itoa(end))
+				}
+				n, err := readCompare(client, req, f.data[start:end+1], buf)
+				mu.Lock()
+				requests++
+				bytesIn += n
+				if err != nil && len(errs) < 10 {
+					errs = append(errs, err.Error())
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	var peak int64
+	for ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond)
+		if rss, err := testenv.PeakRSS(p.cmd.Process.Pid); err == nil {
+			peak = rss
+		}
+	}
+	wg.Wait()
+	t.Logf("%d requests, %d MiB in %v; gateway peak RSS %d MiB", requests, bytesIn>>20, duration, peak>>20)
+	if len(errs) > 0 {
+		t.Fatalf("errors under load:\n%s", strings.Join(errs, "\n"))
+	}
+	if requests < clients {
+		t.Fatalf("only %d requests in %v", requests, duration)
+	}
+	if bound := int64(cacheSize + bodyMemory + margin); peak == 0 || peak > bound {
+		t.Fatalf("peak RSS %d MiB, want within %d MiB (cache %d + body memory %d + margin %d)",
+			peak>>20, bound>>20, cacheSize>>20, bodyMemory>>20, margin>>20)
+	}
+}
+
+// readCompare sends req and compares the body with want, reading it
+// through buf.
+func readCompare(client *http.Client, req *http.Request, want, buf []byte) (int64, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 && resp.StatusCode != 206 {
+		return 0, fmt.Errorf("%s: status %d", req.URL.Path, resp.StatusCode)
+	}
+	var got int64
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if int(got)+n > len(want) || !bytes.Equal(buf[:n], want[got:int(got)+n]) {
+				return got, fmt.Errorf("%s: wrong bytes at %d", req.URL.Path, got)
+			}
+			got += int64(n)
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return got, fmt.Errorf("%s: after %d bytes: %w", req.URL.Path, got, err)
+		}
+	}
+	if got != int64(len(want)) {
+		return got, fmt.Errorf("%s: %d bytes, want %d", req.URL.Path, got, len(want))
+	}
+	return got, nil
 }
