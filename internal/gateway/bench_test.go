@@ -198,4 +198,3 @@ func benchRegistry(b *testing.B, e *env) *registryclient.Client {
 	}
 	return reg
 }
-
