@@ -22,6 +22,6 @@ func newRootCmd() *cobra.Command {
 mycdn network, fetches them back by reference, and inspects metadata and
 references.`,
 	})
-	root.AddCommand(newInitCmd(), newUploadCmd(), newMetaCmd())
+	root.AddCommand(newInitCmd(), newUploadCmd(), newGetCmd(), newCatCmd(), newLsCmd(), newStatCmd(), newMetaCmd())
 	return root
 }

@@ -57,7 +57,7 @@ func StartDelayProxy(t testing.TB, target string, delay time.Duration) *Proxy {
 			wg.Add(2)
 			go func() { // requests go through at once
 				defer wg.Done()
-				io.Copy(server, client)
+				_, _ = io.Copy(server, client) // ends when either side closes
 				server.Close()
 			}()
 			go func() { // answers are held back
