@@ -302,7 +302,7 @@ func TestApply(t *testing.T) {
 	}
 	step(t, &s, del(carol, "site", 10), ErrNotFound)
 	step(t, &s, write(alice, "site", testRef, CreatorACL(A), 10), ErrDenied) // not a new name: nobody else takes it
-	step(t, &s, write(carol, "site", testRef, onlyCarol, 9), ErrConflict)   // stale
+	step(t, &s, write(carol, "site", testRef, onlyCarol, 9), ErrConflict)    // stale
 	// A writer may not re-create a deleted name; its admins may.
 	step(t, &s, setACL(carol, "site", ACL{Write: []netip.Addr{B}, Admin: []netip.Addr{C}}, 10), nil)
 	if !s.Deleted {
