@@ -421,3 +421,33 @@ func TestEdit(t *testing.T) {
 		t.Fatal("add after remove did not add")
 	}
 }
+
+// TestPayloadExample checks the example of docs/registry.md.
+func TestPayloadExample(t *testing.T) {
+	pub := alice.PublicKey()
+	if pub.String() != "7b4e909bbe7ffe44c465a220037d608ee35897d31ef972f07f74892cb0f73f13" || addr(alice).String() != "5ea:4578:6f:62c8:bee5:3ee9:c3f0:1fc6" {
+		t.Fatalf("key of 0x11 bytes: public key %v, address %v", pub, addr(alice))
+	}
+	c := Change{Op: OpWrite, Name: "site", Value: testRef, ACL: CreatorACL(addr(alice)), Nonce: 1, Pub: pub}
+	want := unhex(t, hex.EncodeToString([]byte("mycdn-names-v1")), "00", "04000000", "73697465", "4c000000", hex.EncodeToString([]byte(testRef)),
+		"0000", "0100", "00", "05ea4578006f62c8bee53ee9c3f01fc6", "01000000", "7b4e909bbe7ffe44c465a220037d608ee35897d31ef972f07f74892cb0f73f13")
+	if got := c.payload(); !bytes.Equal(got, want) {
+		t.Fatalf("payload\n got %x\nwant %x", got, want)
+	}
+}
+
+// BenchmarkApply measures the registry's check of a change: an XEdDSA
+// verification, the nonce and the ACL.
+func BenchmarkApply(b *testing.B) {
+	cur, err := Apply(nil, write(alice, "site", testRef, CreatorACL(addr(alice)), 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := write(alice, "site", testRef2, cur.ACL, 2)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Apply(&cur, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
