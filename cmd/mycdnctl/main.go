@@ -22,6 +22,6 @@ func newRootCmd() *cobra.Command {
 mycdn network, fetches them back by reference, inspects metadata and
 references, and points stable names at references ("name", "keygen").`,
 	})
-	root.AddCommand(newInitCmd(), newUploadCmd(), newMetaCmd(), newKeygenCmd(), newNameCmd())
+	root.AddCommand(newInitCmd(), newUploadCmd(), newGetCmd(), newCatCmd(), newLsCmd(), newStatCmd(), newMetaCmd(), newKeygenCmd(), newNameCmd())
 	return root
 }
