@@ -17,11 +17,11 @@ func main() {
 func newRootCmd() *cobra.Command {
 	root := cli.Group(&cobra.Command{
 		Use:   "mycdnctl",
-		Short: "Upload, fetch and inspect mycdn content",
+		Short: "Upload, fetch, inspect and name mycdn content",
 		Long: `mycdnctl is the mycdn client. It uploads files and directory trees to a
-mycdn network, fetches them back by reference, and inspects metadata and
-references.`,
+mycdn network, fetches them back by reference, inspects metadata and
+references, and points stable names at references ("name", "keygen").`,
 	})
-	root.AddCommand(newInitCmd(), newUploadCmd(), newMetaCmd())
+	root.AddCommand(newInitCmd(), newUploadCmd(), newGetCmd(), newCatCmd(), newLsCmd(), newStatCmd(), newMetaCmd(), newKeygenCmd(), newNameCmd())
 	return root
 }

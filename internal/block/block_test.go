@@ -154,7 +154,7 @@ func checkRebuilds(t *testing.T, b *meta.Block, stored [][]byte, plain []byte) {
 		}
 	}
 	if subsets := new(big.Int).Binomial(int64(n), int64(k)); subsets.IsInt64() && subsets.Int64() <= 1100 && k <= 20 {
-		forEachSubset(n, k, func(keep []bool) { open(keep, "subset") })
+		vectors.Subsets(n, k, func(keep []bool) { open(keep, "subset") })
 	} else {
 		rng := rand.New(rand.NewPCG(uint64(n), uint64(k)))
 		for range 20 {
@@ -184,25 +184,6 @@ func checkRebuilds(t *testing.T, b *meta.Block, stored [][]byte, plain []byte) {
 	if out, err := dec.Open(nil, b, corrupt); !errors.Is(err, block.ErrCorrupt) {
 		t.Fatalf("Open with a corrupt shard = %d bytes, %v; want ErrCorrupt", len(out), err)
 	}
-}
-
-func forEachSubset(n, k int, f func(keep []bool)) {
-	keep := make([]bool, n)
-	var rec func(i, left int)
-	rec = func(i, left int) {
-		if left == 0 {
-			f(keep)
-			return
-		}
-		if n-i < left {
-			return
-		}
-		keep[i] = true
-		rec(i+1, left-1)
-		keep[i] = false
-		rec(i+1, left)
-	}
-	rec(0, k)
 }
 
 func TestDecoderRejects(t *testing.T) {

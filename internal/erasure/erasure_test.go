@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mycdn/mycdn/internal/erasure"
+	"github.com/mycdn/mycdn/internal/vectors"
 )
 
 func TestNewRejects(t *testing.T) {
@@ -105,7 +106,7 @@ func TestRoundTrip(t *testing.T) {
 			if len(shards) != n || len(shards[0]) != c.ShardSize(size) || &shards[0][0] != &buf[:1][0] {
 				t.Fatalf("k=%d n=%d size=%d: %d shards of %d bytes, or not coded in place", k, n, size, len(shards), len(shards[0]))
 			}
-			forEachSubset(n, k, func(keep []bool) {
+			vectors.Subsets(n, k, func(keep []bool) {
 				got := make([][]byte, n)
 				for i := range got {
 					if keep[i] {
@@ -151,26 +152,6 @@ func TestJoinRejects(t *testing.T) {
 	if _, err := c.Join(nil, bad); !errors.Is(err, erasure.ErrBadPadding) {
 		t.Errorf("Join with zero padding = %v, want ErrBadPadding", err)
 	}
-}
-
-// forEachSubset calls f with every choice of k of n items.
-func forEachSubset(n, k int, f func(keep []bool)) {
-	keep := make([]bool, n)
-	var rec func(i, left int)
-	rec = func(i, left int) {
-		if left == 0 {
-			f(keep)
-			return
-		}
-		if n-i < left {
-			return
-		}
-		keep[i] = true
-		rec(i+1, left-1)
-		keep[i] = false
-		rec(i+1, left)
-	}
-	rec(0, k)
 }
 
 func FuzzUnpad(f *testing.F) {

@@ -289,36 +289,34 @@ func (f *Fetcher) block(ctx context.Context, dst []byte, b *meta.Block) ([]byte,
 			if r.err == nil && len(r.data) == 0 {
 				r.err = errors.New("empty shard")
 			}
-			if r.err != nil {
+			switch {
+			case r.err != nil: // ask the next store instead
 				loc := b.Shards[r.index]
 				failures = append(failures, fmt.Errorf("shard %d at %v db %d: %w", r.index, loc.Host, loc.DB, r.err))
 				f.release(r.data)
-				if !launch() && pending == 0 {
-					return dst, f.unavailable(b, have, failures)
+				launch()
+			case have+1 < k:
+				shards[r.index] = r.data
+				have++
+			default:
+				shards[r.index] = r.data
+				have++
+				out, err := f.open(dec, dst, b, shards, r.index, have == k)
+				if err == nil {
+					if corruptSeen {
+						f.reportCorrupt(b, shards, out[len(dst):])
+					}
+					return out, nil
 				}
-				continue
-			}
-			shards[r.index] = r.data
-			have++
-			if have < k {
-				if pending == 0 && launched == n { // the last answer, and too few
-					return dst, f.unavailable(b, have, failures)
+				if !errors.Is(err, block.ErrCorrupt) && !errors.Is(err, erasure.ErrShardSize) {
+					return dst, err
 				}
-				continue
+				corruptSeen = true
+				failures = append(failures, err)
+				launch() // a shard at hand is bad: one more is needed
 			}
-			out, err := f.open(dec, dst, b, shards, r.index, have == k)
-			if err == nil {
-				if corruptSeen {
-					f.reportCorrupt(b, shards, out[len(dst):])
-				}
-				return out, nil
-			}
-			if !errors.Is(err, block.ErrCorrupt) && !errors.Is(err, erasure.ErrShardSize) {
-				return dst, err
-			}
-			corruptSeen = true
-			if !launch() && pending == 0 {
-				return dst, f.unavailable(b, have, append(failures, err))
+			if pending == 0 && launched == n {
+				return dst, f.unavailable(b, have, failures)
 			}
 		}
 	}
@@ -424,7 +422,7 @@ func (f *Fetcher) reportCorrupt(b *meta.Block, shards [][]byte, plain []byte) {
 }
 
 func (f *Fetcher) unavailable(b *meta.Block, have int, failures []error) error {
-	return fmt.Errorf("block %v: %w: %d good of %d, need %d: %w", b.EncryptedHash, ErrUnavailable,
+	return fmt.Errorf("block %v: %w: %d of %d shards read, %d good ones needed: %w", b.EncryptedHash, ErrUnavailable,
 		have, len(b.Shards), b.RequiredShards, errors.Join(failures...))
 }
 

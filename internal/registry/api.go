@@ -11,7 +11,12 @@ import (
 const (
 	MetadataPath = "/api/v1/metadata"
 	InfoPath     = "/api/v1/info"
+	NamesPath    = "/api/v1/names"
 )
+
+// MaxNameBody is the largest body of a change to a name: a write with two
+// full ACLs takes about 40 KiB of JSON.
+const MaxNameBody = 64 << 10
 
 // DefaultMaxBlobSize is the default largest blob a registry stores: 64 MiB,
 // the metadata of a file of about 2 TiB in 5 MiB chunks over 5 shards.
@@ -37,6 +42,9 @@ var (
 
 // BlobPath returns the path of the blob with lookup hash h.
 func BlobPath(h meta.Hash) string { return MetadataPath + "/" + h.String() }
+
+// NamePath returns the path of a name, which [names.Check] accepts.
+func NamePath(name string) string { return NamesPath + "/" + name }
 
 // Info is the JSON body of GET /api/v1/info.
 type Info struct {

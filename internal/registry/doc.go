@@ -4,7 +4,7 @@
 // engine implements.
 //
 // The registry keeps sealed metadata blobs under their lookup hash,
-// blake3_16 of the blob. Reads are public, since the blobs are encrypted;
+// blake3_16 of the blob, and names that point at references. Reads are public, since the blobs are encrypted;
 // writes carry a bearer token or an XEdDSA signature (see [Auth]). The API,
 // documented in docs/registry.md:
 //
@@ -13,6 +13,9 @@
 //	PUT  /api/v1/metadata/{32 hex}  store the raw body, which must hash to the path
 //	POST /api/v1/metadata           store multipart field "data" under its hash
 //	GET  /api/v1/info               limits, as [Info]
+//	GET  /api/v1/names/{name}       the name's state, a [names.State]; 404 when never written
+//	POST /api/v1/names/{name}       apply a signed [names.Change]; answers the new state
 //
-// Errors are answered with a JSON [ErrorResponse].
+// Names are mutable: see package names for their rules. Errors are answered
+// with a JSON [ErrorResponse].
 package registry

@@ -1,11 +1,14 @@
 // Package registryclient is the Go client of the registry's HTTP API, used
-// by upload, fetch and the gateway.
+// by upload, fetch and the gateway: blobs, and names (see names.go), which
+// the gateway resolves with [Client.Resolve].
 //
 // Every call takes a context and each attempt has its own timeout. Calls are
 // retried, with exponential backoff and jitter, on transient errors only:
 // network errors, attempts that time out, and the statuses 429, 500, 502,
 // 503 and 504; a Retry-After header is honoured up to the longest backoff.
-// Writes are idempotent, so retrying them is safe. Connections are kept
+// Writes of blobs are idempotent, so retrying them is safe; a change to a
+// name whose answer was lost is recognised as applied when its retry is
+// refused as stale. Connections are kept
 // alive and reused. A Client is safe for concurrent use.
 package registryclient
 
@@ -22,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mycdn/mycdn/internal/names"
 	"github.com/mycdn/mycdn/internal/registry"
 	"github.com/mycdn/mycdn/internal/retry"
 	"github.com/mycdn/mycdn/internal/seal"
@@ -174,14 +178,19 @@ func readLimited(resp *http.Response, limit int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// StatusError is an error answer of the registry. It matches [ErrNotFound]
-// for 404 and [ErrTooLarge] for 413.
+// StatusError is an error answer of the registry. For a blob it matches
+// [ErrNotFound] for 404 and [ErrTooLarge] for 413; for a name, the errors
+// of package names: [names.ErrInvalid] for 400, [names.ErrBadSignature]
+// for 401, [names.ErrDenied] for 403, [names.ErrNotFound] for 404 and
+// [names.ErrConflict] for 409.
 type StatusError struct {
 	Method, URL string
 	// Code is the HTTP status code.
 	Code int
 	// Message is the registry's JSON error, or the start of its body.
 	Message string
+
+	name bool // the request was about a name
 }
 
 func (e *StatusError) Error() string {
@@ -190,6 +199,9 @@ func (e *StatusError) Error() string {
 
 // Unwrap returns the sentinel error of the status code, if any.
 func (e *StatusError) Unwrap() error {
+	if e.name {
+		return nameErrors[e.Code]
+	}
 	switch e.Code {
 	case http.StatusNotFound:
 		return ErrNotFound
@@ -197,6 +209,16 @@ func (e *StatusError) Unwrap() error {
 		return ErrTooLarge
 	}
 	return nil
+}
+
+// nameErrors are the errors of package names by the status code the
+// registry answers them with.
+var nameErrors = map[int]error{
+	http.StatusBadRequest:   names.ErrInvalid,
+	http.StatusUnauthorized: names.ErrBadSignature,
+	http.StatusForbidden:    names.ErrDenied,
+	http.StatusNotFound:     names.ErrNotFound,
+	http.StatusConflict:     names.ErrConflict,
 }
 
 // retryable reports whether an answer with this status may succeed later.
@@ -225,13 +247,19 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 	if err != nil {
 		return err
 	}
-	if method == http.MethodPut {
+	switch method {
+	case http.MethodPut:
 		req.Header.Set("Content-Type", "application/octet-stream")
 		if len(body) > expectContinueSize {
 			req.Header.Set("Expect", "100-continue") // a refusal comes before the upload
 		}
 		c.authorize(req, method, path, body)
-	} else {
+	case http.MethodPost: // a signed change to a name; a token lets it create one
+		req.Header.Set("Content-Type", "application/json")
+		if c.opts.Token != "" {
+			req.Header.Set("Authorization", registry.SchemeBearer+" "+c.opts.Token)
+		}
+	default:
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
 	resp, err := c.hc.Do(req)
@@ -248,7 +276,8 @@ func (c *Client) attempt(ctx context.Context, method, path string, body []byte, 
 		_ = resp.Body.Close()
 	}()
 	if resp.StatusCode/100 != 2 {
-		serr := &StatusError{Method: method, URL: c.base + path, Code: resp.StatusCode, Message: message(resp)}
+		serr := &StatusError{Method: method, URL: c.base + path, Code: resp.StatusCode, Message: message(resp),
+			name: strings.HasPrefix(path, registry.NamesPath+"/")}
 		if retryable(resp.StatusCode) {
 			return retry.After(serr, retryAfter(resp))
 		}

@@ -32,6 +32,7 @@ var writerKey = xeddsa.GenerateKey()
 // answers it when it returns true.
 type registryServer struct {
 	URL      string
+	reg      http.Handler // the registry itself, behind the fault
 	requests atomic.Int64
 	conns    atomic.Int64
 	mu       sync.Mutex
@@ -57,7 +58,7 @@ func newRegistry(t *testing.T, opts registryserver.Options) *registryServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &registryServer{}
+	s := &registryServer{reg: reg}
 	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		s.mu.Lock()

@@ -2,6 +2,7 @@ package registryserver_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,9 +11,11 @@ import (
 	"github.com/mycdn/mycdn/internal/registry"
 	"github.com/mycdn/mycdn/internal/registry/storetest"
 	"github.com/mycdn/mycdn/internal/registryclient"
+	"github.com/mycdn/mycdn/internal/registryserver"
 	"github.com/mycdn/mycdn/internal/seal"
 	"github.com/mycdn/mycdn/internal/testenv"
 	"github.com/mycdn/mycdn/meta"
+	"github.com/mycdn/mycdn/ref"
 )
 
 const (
@@ -79,16 +82,23 @@ func benchBlob(run, i int64) ([]byte, meta.Hash) {
 
 var benchRuns atomic.Int64
 
-// parallel runs b.N calls of f from benchClients goroutines and reports
-// requests per second.
+// parallel runs b.N calls of f on 2 KiB blobs from benchClients
+// goroutines and reports requests per second.
 func parallel(b *testing.B, f func(i int64) error) {
 	b.SetBytes(benchSize)
+	parallelEach(b, func() func(i int64) error { return f })
+}
+
+// parallelEach runs b.N calls from benchClients goroutines, each calling
+// the function that mk made for it, and reports calls per second.
+func parallelEach(b *testing.B, mk func() func(i int64) error) {
 	b.ReportAllocs()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
 	for range benchClients {
+		f := mk()
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
 				if err := f(i); err != nil {
@@ -100,4 +110,52 @@ func parallel(b *testing.B, f func(i int64) error) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+// BenchmarkNames measures names from 16 concurrent clients over loopback
+// HTTP on both stores: resolve (one GET) and set (a GET for the nonce and
+// ACL, then a signed POST that the registry verifies and stores with a
+// compare and set), each client setting a name of its own.
+func BenchmarkNames(b *testing.B) {
+	pg := testenv.NewPostgres(b, testenv.PostgresOptions{Durable: true})
+	for _, st := range []struct {
+		name string
+		open func(b *testing.B) registry.Store
+	}{
+		{"embedded", func(b *testing.B) registry.Store { return openPebble(b) }},
+		{"postgres", func(b *testing.B) registry.Store { return openPostgres(b, pg.NewDatabase(b)) }},
+	} {
+		b.Run(st.name, func(b *testing.B) {
+			base := serve(b, st.open(b), registryserver.Options{Open: true})
+			c, err := registryclient.New(base, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			target := ref.Ref{Lookup: meta.Hash{1}, Key: meta.Hash{2}}
+			for i := range benchClients {
+				if _, err := c.SetName(b.Context(), &alice, fmt.Sprint("name-", i), target); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Run("resolve", func(b *testing.B) {
+				parallelEach(b, func() func(i int64) error {
+					return func(i int64) error {
+						_, err := c.Resolve(b.Context(), fmt.Sprint("name-", i%benchClients))
+						return err
+					}
+				})
+			})
+			b.Run("set", func(b *testing.B) {
+				var client atomic.Int64
+				parallelEach(b, func() func(i int64) error {
+					name := fmt.Sprint("name-", client.Add(1)-1)
+					return func(i int64) error {
+						_, err := c.SetName(b.Context(), &alice, name, ref.Ref{Lookup: meta.Hash{byte(i)}, Key: meta.Hash{2}})
+						return err
+					}
+				})
+			})
+		})
+	}
 }

@@ -5,16 +5,19 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/mycdn/mycdn/internal/registry"
 	"github.com/mycdn/mycdn/internal/registryserver"
 	"github.com/mycdn/mycdn/internal/seal"
+	"github.com/mycdn/mycdn/internal/xeddsa"
 )
 
 // FuzzAPI sends arbitrary requests to an open registry with a small limit.
-// The server must never fail (5xx) or panic, and a write it accepts must
-// have stored a blob of at most the limit under the blob's own hash.
+// The server must never fail (5xx) or panic, a write it accepts must have
+// stored a blob of at most the limit under the blob's own hash, and a change
+// to a name it accepts must be the name's state.
 func FuzzAPI(f *testing.F) {
 	data := []byte("sealed metadata")
 	form, ct := referenceForm(data)
@@ -26,6 +29,11 @@ func FuzzAPI(f *testing.F) {
 	f.Add("PUT", registry.MetadataPath+"/00", "", data)
 	f.Add("GET", registry.BlobPath(seal.Sum(data)), "", []byte(nil))
 	f.Add("HEAD", registry.InfoPath, "", []byte(nil))
+	change := marshal(f, writeChange(f, &alice, "site", ref1, acl(nil, &alice), 1))
+	f.Add("POST", registry.NamePath("site"), "application/json", change)
+	f.Add("POST", registry.NamePath("site"), "application/json", marshal(f, aclChange(f, &alice, "site", acl([]*xeddsa.PrivateKey{&bob}, &alice), 2)))
+	f.Add("POST", registry.NamePath("site"), "application/json", marshal(f, deleteChange(f, &alice, "site", 2)))
+	f.Add("GET", registry.NamePath("site"), "", []byte(nil))
 
 	const limit = 256
 	s, err := registryserver.New(openPebble(f), registryserver.Options{Open: true, MaxBlobSize: limit})
@@ -44,6 +52,14 @@ func FuzzAPI(f *testing.F) {
 		s.ServeHTTP(w, req)
 		if w.Code >= 500 {
 			t.Fatalf("%s %q: %d %s", method, path, w.Code, w.Body)
+		}
+		if w.Code == http.StatusOK && method == "POST" && strings.HasPrefix(path, registry.NamesPath+"/") {
+			g := httptest.NewRecorder()
+			s.ServeHTTP(g, httptest.NewRequestWithContext(t.Context(), "GET", path, nil))
+			if g.Code != http.StatusOK || g.Body.String() != w.Body.String() {
+				t.Fatalf("change answered %s, and GET answers %d %s", w.Body, g.Code, g.Body)
+			}
+			return
 		}
 		if w.Code == http.StatusOK && (method == "PUT" || method == "POST") {
 			var hr registry.HashResponse

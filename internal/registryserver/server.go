@@ -1,7 +1,7 @@
 // Package registryserver serves the registry's HTTP API (see
 // [registry]) over a [registry.Store]: public reads, authorized and
-// size-limited writes, JSON errors, one log line per request and
-// Prometheus metrics.
+// size-limited writes of blobs, signed changes to names, JSON errors, one
+// log line per request and Prometheus metrics.
 package registryserver
 
 import (
@@ -163,6 +163,7 @@ func New(store registry.Store, opts Options) (*Server, error) {
 	})
 	s.route(registry.MetadataPath, map[string]handler{http.MethodPost: s.post})
 	s.route(registry.InfoPath, map[string]handler{http.MethodGet: s.getInfo, http.MethodHead: s.getInfo})
+	s.route(registry.NamesPath+"/{name}", map[string]handler{http.MethodGet: s.getName, http.MethodPost: s.changeName})
 	s.handle("/", func(w *response, r *http.Request) {
 		w.fail(http.StatusNotFound, "no such endpoint: %s", r.URL.Path)
 	})

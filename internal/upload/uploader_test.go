@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -335,5 +336,91 @@ func TestUploadFailures(t *testing.T) {
 	}
 	if _, err := e.uploader(2, all(3), nil).Path(ctx(t), filepath.Join(t.TempDir(), "missing"), "", "", nil); err == nil {
 		t.Fatal("a missing path uploaded")
+	}
+}
+
+// TestUploadSizes uploads files of sizes around the chunk size, and 64 MiB,
+// and reads each back byte for byte.
+func TestUploadSizes(t *testing.T) {
+	e := newEnv(t, 5)
+	u := e.uploader(3, all(5), nil)
+	const chunk = upload.MinChunkSize
+	for _, size := range []int{0, 1, chunk - 1, chunk, chunk + 1, 64 << 20} {
+		content := vectors.XOF("sizes", size)
+		o, err := u.Reader(ctx(t), bytes.NewReader(content), "f", "")
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if o.Size != uint64(size) || o.Blocks != (size+chunk-1)/chunk {
+			t.Fatalf("size %d: %+v", size, o)
+		}
+		if got := e.read(o); !bytes.Equal(got, content) {
+			t.Fatalf("size %d: read back %d bytes that differ", size, len(got))
+		}
+	}
+}
+
+// TestUploadResumesAfterInterruption stops an upload halfway, then uploads
+// again: the shards stored before the interruption are not sent again.
+func TestUploadResumesAfterInterruption(t *testing.T) {
+	e := newEnv(t, 5)
+	content := vectors.XOF("resume", 20*upload.MinChunkSize)
+	c, cancel := context.WithCancel(ctx(t))
+	stored := 0
+	u := e.uploader(3, all(5), func(o *upload.Options) {
+		o.Parallelism = 1
+		o.OnProgress = func(int64) {
+			if stored++; stored == 10 {
+				cancel() // halfway
+			}
+		}
+	})
+	if _, err := u.Reader(c, bytes.NewReader(content), "f", ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted upload: %v", err)
+	}
+	o, err := e.uploader(3, all(5), nil).Reader(ctx(t), bytes.NewReader(content), "f", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ShardsSkipped < 10*5 || o.ShardsSkipped == 20*5 {
+		t.Fatalf("resumed upload skipped %d shards, want at least the 50 stored before", o.ShardsSkipped)
+	}
+	if got := e.read(o); !bytes.Equal(got, content) {
+		t.Fatal("read back differs")
+	}
+}
+
+// TestUploadToStockRedis uploads to five stock redis-server processes, which
+// have no DIGEST: a re-upload compares stored bytes instead.
+func TestUploadToStockRedis(t *testing.T) {
+	e := newEnv(t, 0)
+	var locs []meta.ShardLocation
+	var stores []upload.ShardStore
+	for range 5 {
+		r := testenv.StartRedis(t)
+		c, err := shardclient.New(shardclient.Options{Addr: r.Addr, DB: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		stores = append(stores, c)
+		locs = append(locs, meta.ShardLocation{Host: netip.MustParseAddrPort(r.Addr), DB: 2})
+	}
+	content := vectors.XOF("stock", 2*upload.MinChunkSize+9)
+	var objs [2]upload.Object
+	for i := range objs {
+		u, err := upload.New(upload.Options{ChunkSize: upload.MinChunkSize, K: 3, Shards: locs, Stores: stores, Registry: e.reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if objs[i], err = u.Reader(ctx(t), bytes.NewReader(content), "f", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if objs[0].ShardsSkipped != 0 || objs[1].ShardsSkipped != 3*5 || objs[1].Ref != objs[0].Ref {
+		t.Fatalf("uploads %+v", objs)
+	}
+	if got := e.read(objs[0]); !bytes.Equal(got, content) {
+		t.Fatal("read back differs")
 	}
 }

@@ -194,6 +194,27 @@ func XOF(input string, n int) []byte {
 	return out
 }
 
+// Subsets calls f with every choice of k of n items, as a mask: keep[i]
+// is set for the chosen ones. f must not keep keep.
+func Subsets(n, k int, f func(keep []bool)) {
+	keep := make([]bool, n)
+	var rec func(i, left int)
+	rec = func(i, left int) {
+		if left == 0 {
+			f(keep)
+			return
+		}
+		if n-i < left {
+			return
+		}
+		keep[i] = true
+		rec(i+1, left-1)
+		keep[i] = false
+		rec(i+1, left)
+	}
+	rec(0, k)
+}
+
 // Path returns the path of the named file in the repository's testdata/.
 func Path(name string) string {
 	_, file, _, _ := runtime.Caller(0)

@@ -1,15 +1,20 @@
-// Package pebblestore is the registry's embedded [registry.Store]: blobs in
-// a Pebble database in one directory, written with fsync, with no setup.
+// Package pebblestore is the registry's embedded [registry.Store]: blobs and
+// names in a Pebble database in one directory, written with fsync, with no
+// setup.
 //
-// Keys are a one-byte kind then the lookup hash ('b' + 16 bytes for blobs);
-// other kinds of records, such as names, take other first bytes. Values are
-// the blobs, unchanged. A Pebble database is opened by one process at a time.
+// Keys are a one-byte kind, then the record's own key: 'b' + the 16-byte
+// lookup hash for a blob, whose value is the blob unchanged; 'n' + the name
+// for a name, whose value is its [names.State] in JSON. A Pebble database is
+// opened by one process at a time, so a lock in the process makes a name's
+// compare and set atomic.
 package pebblestore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"os"
 	"sync"
@@ -17,12 +22,16 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 
+	"github.com/mycdn/mycdn/internal/names"
 	"github.com/mycdn/mycdn/internal/registry"
 	"github.com/mycdn/mycdn/meta"
 )
 
-// kindBlob is the first byte of the key of a blob.
-const kindBlob = 'b'
+// First bytes of keys: the kinds of records.
+const (
+	kindBlob = 'b'
+	kindName = 'n'
+)
 
 // Options configure a Store. The zero value works.
 type Options struct {
@@ -38,8 +47,9 @@ type Options struct {
 type Store struct {
 	db *pebble.DB
 	// locks make the existence check and the write of a Put atomic, so a
-	// stored blob is never written again; a hash takes the lock of its first
-	// byte.
+	// stored blob is never written again, and the nonce check and the write
+	// of a SetName; a hash takes the lock of its first byte, a name that of
+	// its CRC-32.
 	locks [64]sync.Mutex
 }
 
@@ -133,6 +143,65 @@ func (s *Store) get(ctx context.Context, hash meta.Hash, f func([]byte)) error {
 	}
 	f(v)
 	return closer.Close()
+}
+
+func nameKey(name string) []byte { return append([]byte{kindName}, name...) }
+
+// GetName implements [registry.Store.GetName].
+func (s *Store) GetName(ctx context.Context, name string) (names.State, error) {
+	st, err := s.getName(ctx, name)
+	if err != nil {
+		return names.State{}, fmt.Errorf("pebblestore: get name %q: %w", name, err)
+	}
+	return st, nil
+}
+
+func (s *Store) getName(ctx context.Context, name string) (names.State, error) {
+	var st names.State
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	v, closer, err := s.db.Get(nameKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return st, names.ErrNotFound
+	}
+	if err != nil {
+		return st, err
+	}
+	defer closer.Close()
+	if err := json.Unmarshal(v, &st); err != nil {
+		return st, fmt.Errorf("stored state: %w", err)
+	}
+	return st, nil
+}
+
+// SetName implements [registry.Store.SetName].
+func (s *Store) SetName(ctx context.Context, prev uint32, st names.State) error {
+	if err := s.setName(ctx, prev, st); err != nil {
+		return fmt.Errorf("pebblestore: set name %q: %w", st.Name, err)
+	}
+	return nil
+}
+
+func (s *Store) setName(ctx context.Context, prev uint32, st names.State) error {
+	v, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	mu := &s.locks[crc32.ChecksumIEEE([]byte(st.Name))%uint32(len(s.locks))]
+	mu.Lock()
+	defer mu.Unlock()
+	var have uint32
+	switch cur, err := s.getName(ctx, st.Name); {
+	case err == nil:
+		have = cur.Nonce
+	case !errors.Is(err, names.ErrNotFound):
+		return err
+	}
+	if have != prev {
+		return fmt.Errorf("%w: stored nonce %d, not %d", names.ErrConflict, have, prev)
+	}
+	return s.db.Set(nameKey(st.Name), v, pebble.Sync)
 }
 
 // Ping implements [registry.Store.Ping]; an open database can always serve.

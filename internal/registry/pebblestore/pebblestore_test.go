@@ -18,7 +18,7 @@ func TestStore(t *testing.T) {
 	})
 }
 
-// TestReopen checks that blobs survive closing and opening the store, and
+// TestReopen checks that blobs and names survive closing and opening the store, and
 // that a second process cannot open a store in use.
 func TestReopen(t *testing.T) {
 	dir := t.TempDir()
@@ -28,6 +28,10 @@ func TestReopen(t *testing.T) {
 	}
 	b, h := storetest.Blob("reopen", 4096)
 	if err := s.Put(t.Context(), h, b); err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.NameState("kept", "reopen", 1, 1)
+	if err := s.SetName(t.Context(), 0, st); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(dir, Options{}); err == nil {
@@ -48,5 +52,8 @@ func TestReopen(t *testing.T) {
 	got, err := s.Get(t.Context(), h)
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("after reopening: %d bytes, %v", len(got), err)
+	}
+	if got, err := s.GetName(t.Context(), "kept"); err != nil || got.Value != st.Value || got.Nonce != 1 {
+		t.Fatalf("name after reopening: %+v, %v", got, err)
 	}
 }

@@ -2,6 +2,8 @@ package pgstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"sync"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mycdn/mycdn/internal/names"
 	"github.com/mycdn/mycdn/internal/registry"
 	"github.com/mycdn/mycdn/internal/registry/storetest"
 	"github.com/mycdn/mycdn/internal/testenv"
@@ -189,5 +192,41 @@ func TestOwnerRole(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestNamesAcrossStores checks that registries over one database share
+// names, and that of two changes from the same nonce by two of them exactly
+// one wins; and that the row holds the state in its columns.
+func TestNamesAcrossStores(t *testing.T) {
+	url := testenv.PostgresDB(t)
+	a, b := open(t, url), open(t, url)
+	st := storetest.NameState("shared", "first", 1, 1)
+	if err := a.SetName(t.Context(), 0, st); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.GetName(t.Context(), "shared"); err != nil || got.Value != st.Value {
+		t.Fatalf("the other store reads %+v, %v", got, err)
+	}
+	for round := range uint32(20) {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, s := range []*Store{a, b} {
+			wg.Go(func() {
+				errs[i] = s.SetName(t.Context(), round+1, storetest.NameState("shared", fmt.Sprint(round, i), round+2, i))
+			})
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("round %d: %v and %v; want exactly one to win", round, errs[0], errs[1])
+		}
+		for _, err := range errs {
+			if err != nil && !errors.Is(err, names.ErrConflict) {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+	if n := query[int64](t, url, "SELECT nonce FROM names WHERE name = 'shared' AND cardinality(admins) = 2 AND NOT deleted"); n != 21 {
+		t.Fatalf("nonce column %d, want 21", n)
 	}
 }

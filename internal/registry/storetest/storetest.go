@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every [registry.Store] must
 // pass: call [Run] from a test of the store's package with a function that
-// opens an empty store.
+// opens an empty store. It covers blobs and names.
 package storetest
 
 import (
@@ -37,6 +37,12 @@ func Run(t *testing.T, open Open) {
 		{"Concurrent", testConcurrent},
 		{"Cancelled", testCancelled},
 		{"Ping", testPing},
+		{"NameNotFound", testNameNotFound},
+		{"NameSetGet", testNameSetGet},
+		{"NameCompareAndSet", testNameCompareAndSet},
+		{"NameConcurrent", testNameConcurrent},
+		{"NameOwned", testNameOwned},
+		{"NameCancelled", testNameCancelled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
