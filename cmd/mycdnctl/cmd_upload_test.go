@@ -14,7 +14,6 @@ import (
 
 	"github.com/mycdn/mycdn/internal/fetch"
 	"github.com/mycdn/mycdn/internal/registryclient"
-	"github.com/mycdn/mycdn/internal/shardclient"
 	"github.com/mycdn/mycdn/internal/shardproto"
 	"github.com/mycdn/mycdn/internal/shardserver"
 	"github.com/mycdn/mycdn/internal/testenv"
@@ -211,13 +210,9 @@ func newTestFetcher(t *testing.T, registry string) *fetch.Fetcher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fetch.New(fetch.Options{Registry: reg, Dial: func(loc meta.ShardLocation) (fetch.ShardReader, error) {
-		var auth shardclient.Auth
-		if loc.Auth != nil {
-			auth.Token = loc.Auth.Token
-		}
-		return shardclient.New(shardclient.Options{Addr: loc.Host.String(), DB: int(loc.DB), Auth: auth})
-	}})
+	stores := &fetch.Stores{}
+	t.Cleanup(stores.Close)
+	return fetch.New(fetch.Options{Registry: reg, Dial: stores.Dial})
 }
 
 // TestUploadToStockRedis stores shards in stock redis-server as well: it

@@ -15,7 +15,6 @@ import (
 	"github.com/mycdn/mycdn/internal/fetch"
 	"github.com/mycdn/mycdn/internal/registry"
 	"github.com/mycdn/mycdn/internal/registryclient"
-	"github.com/mycdn/mycdn/internal/retry"
 	"github.com/mycdn/mycdn/internal/seal"
 	"github.com/mycdn/mycdn/internal/shardclient"
 	"github.com/mycdn/mycdn/meta"
@@ -76,29 +75,16 @@ func newReader(c *cobra.Command, opts readOptions) (*reader, error) {
 		b := &cfg.Backends[i]
 		creds[store{b.Addr(), uint16(b.DB)}] = backendAuth(b)
 	}
-	var clients []*shardclient.Client
+	stores := &fetch.Stores{Auth: func(loc meta.ShardLocation) shardclient.Auth { return creds[store{loc.Host, loc.DB}] }}
 	f := fetch.New(fetch.Options{
 		Registry:      reg,
 		VerifyContent: opts.verifyAll,
 		Log:           slog.New(slog.NewTextHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Dial: func(loc meta.ShardLocation) (fetch.ShardReader, error) {
-			auth := creds[store{loc.Host, loc.DB}]
-			if loc.Auth != nil {
-				auth = shardclient.Auth{Token: loc.Auth.Token}
-			}
-			sc, err := shardclient.New(shardclient.Options{Addr: loc.Host.String(), DB: int(loc.DB), Auth: auth,
-				Retry: retry.Policy{Retries: -1}}) // hedging asks another store instead
-			if err == nil {
-				clients = append(clients, sc)
-			}
-			return sc, err
-		},
+		Dial:          stores.Dial,
 	})
 	return &reader{Fetcher: f, close: func() {
 		reg.Close()
-		for _, sc := range clients {
-			sc.Close()
-		}
+		stores.Close()
 	}}, nil
 }
 

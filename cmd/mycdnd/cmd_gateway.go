@@ -3,15 +3,13 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"runtime/debug"
 	"strconv"
-	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -22,9 +20,6 @@ import (
 	"github.com/mycdn/mycdn/internal/gateway"
 	"github.com/mycdn/mycdn/internal/opshttp"
 	"github.com/mycdn/mycdn/internal/registryclient"
-	"github.com/mycdn/mycdn/internal/retry"
-	"github.com/mycdn/mycdn/internal/shardclient"
-	"github.com/mycdn/mycdn/meta"
 )
 
 type gatewayOptions struct {
@@ -38,6 +33,7 @@ type gatewayOptions struct {
 	cacheDir      string
 	diskCacheSize byteSize
 	bodyMemory    byteSize
+	nameTTL       time.Duration
 	logLevel      string
 }
 
@@ -59,6 +55,8 @@ func newGatewayCmd() *cobra.Command {
   http://<gateway>/<lookup>?key=<key>        a file, or a redirect to the path form
   http://<lookup>.<domain>/<path>?key=<key>  host form, with --domain (the key is then
                                              kept in a cookie for relative links)
+  http://<gateway>/name/<name>/<path>        a name, resolved by the registry
+  http://<name>.<domain>/<path>              the same, with --domain
 
 It reads sealed metadata from the registry and shards from the stores that
 metadata names, verifies every block before sending a byte of it, and keeps
@@ -87,6 +85,7 @@ Sizes are bytes, or a number with B, KiB, MiB or GiB, such as 512MiB.`,
 	f.StringVar(&opts.cacheDir, "cache-dir", "", "directory for a cache of sealed blocks (default: none)")
 	f.Var(&opts.diskCacheSize, "disk-cache-size", "bytes of --cache-dir to use")
 	f.Var(&opts.bodyMemory, "body-memory", "memory for blocks being fetched for responses, over all requests")
+	f.DurationVar(&opts.nameTTL, "name-ttl", gateway.DefaultNameTTL, "how long a resolved name is kept, and responses through it may be cached")
 	f.StringVar(&opts.logLevel, "log-level", "info", "debug, info, warn or error")
 	return c
 }
@@ -123,7 +122,7 @@ func runGateway(ctx context.Context, opts gatewayOptions, stderr io.Writer) erro
 	}
 	caches := gateway.NewCaches(int64(opts.cacheSize), disk)
 	defer caches.Close()
-	stores := &storePool{log: log}
+	stores := &fetch.Stores{Log: log}
 	defer stores.Close()
 
 	limit := debug.SetMemoryLimit(-1)
@@ -141,6 +140,7 @@ func runGateway(ctx context.Context, opts gatewayOptions, stderr io.Writer) erro
 	})
 	srv, err := gateway.New(gateway.Options{
 		Fetcher: fetcher, Domain: opts.domain, BodyMemory: int64(opts.bodyMemory), TLS: tlsConfig, Log: log, Metrics: metrics,
+		Names: reg, NameTTL: opts.nameTTL,
 	})
 	if err != nil {
 		return cli.Usagef("%v", err)
@@ -164,47 +164,6 @@ func runGateway(ctx context.Context, opts gatewayOptions, stderr io.Writer) erro
 		"disk_cache_size", int64(opts.diskCacheSize), "body_memory", int64(opts.bodyMemory), "memory_limit", limit)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	return g.Wait()
-}
-
-// storePool dials one pooled client per shard location the fetcher meets
-// (the fetcher keeps each), with retries off, since hedged reads ask other
-// stores instead, and closes them all at the end.
-type storePool struct {
-	log     *slog.Logger
-	mu      sync.Mutex
-	clients []*shardclient.Client
-	closed  bool
-}
-
-// Dial returns a client of loc; give it to fetch.Options.Dial.
-func (p *storePool) Dial(loc meta.ShardLocation) (fetch.ShardReader, error) {
-	o := shardclient.Options{Addr: loc.Host.String(), DB: int(loc.DB), Retry: retry.Policy{Retries: -1}, Logger: p.log}
-	if loc.Auth != nil {
-		o.Auth.Token = loc.Auth.Token
-	}
-	c, err := shardclient.New(o)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		c.Close()
-		return nil, errors.New("gateway: shutting down")
-	}
-	p.clients = append(p.clients, c)
-	return c, nil
-}
-
-// Close closes every client dialled.
-func (p *storePool) Close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-	for _, c := range p.clients {
-		c.Close()
-	}
-	p.clients = nil
 }
 
 // String, Set and Type make byteSize (shardconfig.go) a flag.

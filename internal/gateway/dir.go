@@ -76,7 +76,7 @@ func (s *Server) directory(w *recorder, r *http.Request, req *request, d *meta.D
 		return err
 	}
 	h := w.Header()
-	req.setCaching(h)
+	s.setCaching(h, req)
 	h.Add("Vary", "Accept")
 	if prefersJSON(r.Header.Get("Accept")) {
 		h.Set("Content-Type", "application/json; charset=utf-8")

@@ -20,7 +20,6 @@ import (
 	"github.com/mycdn/mycdn/internal/shardclient"
 	"github.com/mycdn/mycdn/internal/testenv"
 	"github.com/mycdn/mycdn/internal/upload"
-	"github.com/mycdn/mycdn/meta"
 	"github.com/mycdn/mycdn/ref"
 )
 
@@ -35,6 +34,7 @@ type env struct {
 	nw      *testenv.Network
 	up      *upload.Uploader
 	fetcher *fetch.Fetcher
+	reg     *registryclient.Client
 	caches  *gateway.Caches
 	gw      *gateway.Server
 	url     string // http://127.0.0.1:port
@@ -55,6 +55,8 @@ type envOptions struct {
 	// sendBuffer, when set, is the socket send buffer of the gateway's
 	// connections, to make it block sooner on slow clients.
 	sendBuffer int
+	// names makes the gateway resolve names with the registry.
+	names bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -82,7 +84,13 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if e.up, err = upload.New(upload.Options{ChunkSize: chunk, K: o.k, Shards: e.nw.Locations(), Stores: stores, Registry: reg}); err != nil {
 		t.Fatal(err)
 	}
-	fo := fetch.Options{Registry: reg, Dial: dialer(t)}
+	e.reg = reg
+	if o.names {
+		o.gw.Names = reg
+	}
+	readers := &fetch.Stores{}
+	t.Cleanup(readers.Close)
+	fo := fetch.Options{Registry: reg, Dial: readers.Dial}
 	if o.caches != nil {
 		e.caches = o.caches
 		fo.Cache, fo.MetadataCache = o.caches, o.caches
@@ -122,18 +130,6 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	t.Cleanup(e.client.CloseIdleConnections)
 	return e
-}
-
-// dialer dials pooled shard clients without retries, as the gateway does,
-// and closes them when t ends.
-func dialer(t testing.TB) func(meta.ShardLocation) (fetch.ShardReader, error) {
-	return func(loc meta.ShardLocation) (fetch.ShardReader, error) {
-		c, err := shardclient.New(shardclient.Options{Addr: loc.Host.String(), DB: int(loc.DB), Retry: retry.Policy{Retries: -1}})
-		if err == nil {
-			t.Cleanup(func() { c.Close() })
-		}
-		return c, err
-	}
 }
 
 // put uploads data as a file named name and returns its reference.

@@ -26,7 +26,7 @@ func (s *Server) file(w *recorder, r *http.Request, req *request, file *meta.Fil
 	etag := `"` + file.ContentHash.String() + `"`
 	h := w.Header()
 	h.Set("ETag", etag)
-	req.setCaching(h)
+	s.setCaching(h, req)
 	if etagMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil

@@ -14,8 +14,10 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mycdn/mycdn/internal/fetch"
+	"github.com/mycdn/mycdn/internal/names"
 	"github.com/mycdn/mycdn/internal/registry"
 	"github.com/mycdn/mycdn/internal/seal"
+	"github.com/mycdn/mycdn/ref"
 )
 
 // Defaults of [Options].
@@ -27,6 +29,7 @@ const (
 	DefaultWriteTimeout      = time.Minute
 	DefaultIdleTimeout       = 2 * time.Minute
 	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultNameTTL           = 15 * time.Second
 )
 
 // Options configure a [Server]. Zero values mean the defaults.
@@ -57,10 +60,25 @@ type Options struct {
 	// TLS, when set, makes Serve speak TLS (HTTP/1.1 and HTTP/2); without
 	// it Serve speaks HTTP/1.1 and h2c (HTTP/2 with prior knowledge).
 	TLS *tls.Config
+	// Names, when set, resolves names (<name>.<Domain> and
+	// /name/<name>/<path>) to the references they hold;
+	// *registryclient.Client implements it. Without it names get 404.
+	Names NameResolver
+	// NameTTL is how long a resolved name is kept before it is asked
+	// again (default [DefaultNameTTL]); responses reached through a name
+	// may be cached as long, not for ever.
+	NameTTL time.Duration
 	// Log receives one line per request, without keys.
 	Log *slog.Logger
 	// Metrics, when set, counts requests, bytes and errors.
 	Metrics *Metrics
+}
+
+// NameResolver resolves names to references.
+type NameResolver interface {
+	// Resolve returns the reference name holds, or an error matching
+	// names.ErrNotFound.
+	Resolve(ctx context.Context, name string) (ref.Ref, error)
 }
 
 // Validate reports options that cannot work.
@@ -80,9 +98,10 @@ func (o *Options) Validate() error {
 
 // Server answers HTTP requests for content. It is safe for concurrent use.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	mem  *semaphore.Weighted
+	opts  Options
+	log   *slog.Logger
+	mem   *semaphore.Weighted
+	names *nameCache
 }
 
 // New checks opts and returns a Server.
@@ -101,6 +120,7 @@ func New(opts Options) (*Server, error) {
 	def(&opts.WriteTimeout, DefaultWriteTimeout)
 	def(&opts.IdleTimeout, DefaultIdleTimeout)
 	def(&opts.ShutdownTimeout, DefaultShutdownTimeout)
+	def(&opts.NameTTL, DefaultNameTTL)
 	if opts.BodyMemory == 0 {
 		opts.BodyMemory = DefaultBodyMemory
 	}
@@ -112,7 +132,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Metrics != nil {
 		opts.Metrics.fetcher.Store(opts.Fetcher)
 	}
-	return &Server{opts: opts, log: log, mem: semaphore.NewWeighted(opts.BodyMemory)}, nil
+	return &Server{opts: opts, log: log, mem: semaphore.NewWeighted(opts.BodyMemory),
+		names: newNameCache(opts.Names, opts.NameTTL)}, nil
 }
 
 // httpError is an error with the status it answers and a short message for
@@ -217,6 +238,8 @@ func status(err error) (int, string) {
 		return http.StatusNotFound, "unknown reference"
 	case errors.Is(err, fetch.ErrNoEntry):
 		return http.StatusNotFound, "not found"
+	case errors.Is(err, names.ErrNotFound), errors.Is(err, names.ErrInvalid):
+		return http.StatusNotFound, "unknown name"
 	case errors.Is(err, seal.ErrAuth):
 		return http.StatusBadRequest, "the key does not open this reference"
 	case errors.Is(err, fetch.ErrUnavailable):

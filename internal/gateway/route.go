@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/mycdn/mycdn/internal/names"
 	"github.com/mycdn/mycdn/meta"
 )
 
@@ -28,7 +30,7 @@ type request struct {
 	lookup, key meta.Hash
 	// name is set, instead of lookup and key, for <name>.<domain> and
 	// /name/<name>/<path>: names are mutable references kept by the
-	// registry, which this gateway does not resolve yet.
+	// registry, resolved by root.
 	name string
 	// path is the part after the root, without its leading slash.
 	path string
@@ -59,11 +61,12 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request) (*request, error)
 	}
 	first, rest, more := strings.Cut(p, "/")
 	if first == "name" && more {
-		name, path, _ := strings.Cut(rest, "/")
-		if !isName(name) {
+		name, path, slash := strings.Cut(rest, "/")
+		if names.Check(name) != nil {
 			return nil, errorf(http.StatusBadRequest, "bad name: want a DNS label of a-z, 0-9 and -")
 		}
-		return &request{form: pathForm, name: name, path: path, base: "/name/" + name + "/", logPath: r.URL.Path}, nil
+		return &request{form: pathForm, name: name, path: path, base: "/name/" + name + "/", slash: !slash,
+			logPath: r.URL.Path}, nil
 	}
 	if len(first) != 2*len(meta.Hash{}) {
 		return nil, errorf(http.StatusNotFound, "not found: use /<lookup>/<key>/<path> or /<lookup>?key=<key>")
@@ -113,7 +116,7 @@ func parseHost(w http.ResponseWriter, r *http.Request, label string) (*request, 
 	switch {
 	case err == nil:
 		req.lookup = lookup
-	case isName(label):
+	case names.Check(label) == nil:
 		req.name = label
 		return req, nil
 	default:
@@ -150,41 +153,35 @@ func queryKey(r *http.Request) (meta.Hash, error) {
 	return key, nil
 }
 
-// isName reports whether s is a name: a DNS label of a-z, 0-9 and -.
-func isName(s string) bool {
-	if len(s) == 0 || len(s) > 63 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-// root returns the metadata a request starts from. Names will be resolved
-// here, to the reference they hold; responses for them must then not be
-// marked immutable.
+// root returns the metadata a request starts from: its reference's, or for
+// a name the reference's that the name holds now.
 func (s *Server) root(ctx context.Context, req *request) (meta.Metadata, error) {
 	if req.name != "" {
-		return nil, errorf(http.StatusNotImplemented, "names are not served by this gateway yet")
+		rf, err := s.names.resolve(ctx, req.name)
+		if err != nil {
+			return nil, err
+		}
+		req.lookup, req.key = rf.Lookup, rf.Key
 	}
 	return s.opts.Fetcher.Metadata(ctx, req.lookup, req.key)
 }
 
-// cacheControl is the Cache-Control of content: immutable, and private
-// when the key came from a cookie.
-func (req *request) cacheControl() string {
-	if req.cookie {
+// cacheControl is the Cache-Control of content: immutable for a reference,
+// private when the key came from a cookie; through a name, which may point
+// elsewhere soon, only as long as the name is kept resolved.
+func (s *Server) cacheControl(req *request) string {
+	switch {
+	case req.name != "":
+		return fmt.Sprintf("public, max-age=%d", int(s.opts.NameTTL.Seconds()))
+	case req.cookie:
 		return "private, max-age=31536000, immutable"
 	}
 	return "public, max-age=31536000, immutable"
 }
 
-// setCaching marks a response to req as immutable content.
-func (req *request) setCaching(h http.Header) {
-	h.Set("Cache-Control", req.cacheControl())
+// setCaching sets the caching headers of a response to req.
+func (s *Server) setCaching(h http.Header, req *request) {
+	h.Set("Cache-Control", s.cacheControl(req))
 	if req.form == hostForm {
 		h.Add("Vary", "Cookie")
 	}

@@ -67,7 +67,8 @@ func TestPathForms(t *testing.T) {
 		{"path under a file", "/" + lookup + "/" + key + "/style.css/x", 404, "not found", "", ""},
 		{"home", "/", 200, "mycdn gateway", "", "text/plain"},
 		{"not a reference", "/favicon.ico", 404, "use /<lookup>/<key>/<path>", "", ""},
-		{"names are not served yet", "/name/my-site/index.html", 501, "names", "", ""},
+		{"a name, with no resolver", "/name/my-site/index.html", 404, "unknown name", "", ""},
+		{"a bad name", "/name/My_Site/index.html", 400, "bad name", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := e.do("GET", e.url+tc.path)
@@ -210,13 +211,13 @@ func TestHostForm(t *testing.T) {
 		}
 	}
 
-	// Other hosts: a name (not served yet), a bad label, and the domain
-	// itself, which serves the path forms.
+	// Other hosts: a name (this gateway resolves none), a bad label, and the
+	// domain itself, which serves the path forms.
 	for _, tc := range []struct {
 		host   string
 		status int
 	}{
-		{"my-site.cdn.test", 501},
+		{"my-site.cdn.test", 404},
 		{"bad_label.cdn.test", 400},
 		{"cdn.test", 200},
 		{"a.b.cdn.test", 200},

@@ -49,16 +49,9 @@ func newEnv(t *testing.T, n int) *env {
 	if e.reg, err = registryclient.New(e.nw.Registry.URL, nil); err != nil {
 		t.Fatal(err)
 	}
-	e.fetcher = fetch.New(fetch.Options{
-		Registry: e.reg,
-		Dial: func(loc meta.ShardLocation) (fetch.ShardReader, error) {
-			c, err := shardclient.New(shardclient.Options{Addr: loc.Host.String(), DB: int(loc.DB), Retry: retry.Policy{Retries: -1}})
-			if err == nil {
-				t.Cleanup(func() { c.Close() })
-			}
-			return c, err
-		},
-	})
+	stores := &fetch.Stores{}
+	t.Cleanup(stores.Close)
+	e.fetcher = fetch.New(fetch.Options{Registry: e.reg, Dial: stores.Dial})
 	return e
 }
 
