@@ -3,16 +3,15 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/mycdn/mycdn/cmd/internal/cli"
 	"github.com/mycdn/mycdn/internal/cache"
@@ -95,35 +94,53 @@ func runGateway(ctx context.Context, opts gatewayOptions, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	metrics := opshttp.NewRegistry()
+	svc, err := newGatewayService(ctx, opts, log, metrics)
+	if err != nil {
+		return err
+	}
+	return withMetrics(ctx, svc, opts.metricsListen, opshttp.Handler(metrics, nil), log)
+}
+
+// newGatewayService sets up the gateway's caches, store clients and server,
+// and listens on opts.listen. metrics may be nil.
+func newGatewayService(ctx context.Context, opts gatewayOptions, log *slog.Logger, metrics *prometheus.Registry) (svc *service, err error) {
 	if opts.registry == "" {
-		return cli.Usagef("--registry is required (the URL of the registry, such as http://127.0.0.1:8081)")
+		return nil, cli.Usagef("--registry is required (the URL of the registry, such as http://127.0.0.1:8081)")
 	}
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
-		return cli.Usagef("give both --tls-cert and --tls-key, or neither")
+		return nil, cli.Usagef("give both --tls-cert and --tls-key, or neither")
 	}
 	var tlsConfig *tls.Config
 	if opts.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(opts.tlsCert, opts.tlsKey)
 		if err != nil {
-			return cli.Usagef("TLS: %v", err)
+			return nil, cli.Usagef("TLS: %v", err)
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	reg, err := registryclient.New(opts.registry, nil)
 	if err != nil {
-		return cli.Usagef("--registry: %v", err)
+		return nil, cli.Usagef("--registry: %v", err)
 	}
-	defer reg.Close()
 	var disk *cache.Dir
 	if opts.cacheDir != "" {
 		if disk, err = cache.OpenDir(opts.cacheDir, int64(opts.diskCacheSize)); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	caches := gateway.NewCaches(int64(opts.cacheSize), disk)
-	defer caches.Close()
 	stores := &fetch.Stores{Log: log}
-	defer stores.Close()
+	release := func() {
+		stores.Close()
+		caches.Close()
+		reg.Close()
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 
 	limit := debug.SetMemoryLimit(-1)
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -132,38 +149,26 @@ func runGateway(ctx context.Context, opts gatewayOptions, stderr io.Writer) erro
 		limit = int64(opts.cacheSize) + int64(opts.bodyMemory) + memoryMargin
 		debug.SetMemoryLimit(limit)
 	}
-	metricsReg := opshttp.NewRegistry()
-	metrics := gateway.NewMetrics(metricsReg, caches)
-	fetcher := fetch.New(fetch.Options{
-		Registry: metrics.Registry(reg), Dial: stores.Dial, Cache: caches, MetadataCache: caches,
-		Observe: metrics.ObserveShardRead, Log: log,
-	})
+	fo := fetch.Options{Registry: reg, Dial: stores.Dial, Cache: caches, MetadataCache: caches, Log: log}
+	var m *gateway.Metrics
+	if metrics != nil {
+		m = gateway.NewMetrics(metrics, caches)
+		fo.Registry, fo.Observe = m.Registry(reg), m.ObserveShardRead
+	}
 	srv, err := gateway.New(gateway.Options{
-		Fetcher: fetcher, Domain: opts.domain, BodyMemory: int64(opts.bodyMemory), TLS: tlsConfig, Log: log, Metrics: metrics,
+		Fetcher: fetch.New(fo), Domain: opts.domain, BodyMemory: int64(opts.bodyMemory), TLS: tlsConfig, Log: log, Metrics: m,
 		Names: reg, NameTTL: opts.nameTTL,
 	})
 	if err != nil {
-		return cli.Usagef("%v", err)
+		return nil, cli.Usagef("%v", err)
 	}
-
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", opts.listen)
+	ln, err := listen(ctx, "gateway", opts.listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	if opts.metricsListen != "" {
-		mln, err := lc.Listen(ctx, "tcp", opts.metricsListen)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("metrics listen: %w", err)
-		}
-		g.Go(func() error { return opshttp.Serve(gctx, mln, opshttp.Handler(metricsReg, nil), log) })
+		return nil, err
 	}
 	log.Info("gateway", "registry", opts.registry, "cache_size", int64(opts.cacheSize), "cache_dir", opts.cacheDir,
 		"disk_cache_size", int64(opts.diskCacheSize), "body_memory", int64(opts.bodyMemory), "memory_limit", limit)
-	g.Go(func() error { return srv.Serve(gctx, ln) })
-	return g.Wait()
+	return &service{ln: ln, serve: srv.Serve, close: func() error { release(); return nil }}, nil
 }
 
 // String, Set and Type make byteSize (shardconfig.go) a flag.

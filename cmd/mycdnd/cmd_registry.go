@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/mycdn/mycdn/cmd/internal/cli"
 	"github.com/mycdn/mycdn/internal/config"
@@ -97,14 +95,24 @@ func registryConfig(c *cobra.Command, path string) (*config.Registry, error) {
 // runRegistry opens the store and serves the API, and the metrics when
 // asked, until ctx is done.
 func runRegistry(ctx context.Context, cfg *config.Registry, open bool, log *slog.Logger) error {
+	metrics := opshttp.NewRegistry()
+	svc, store, err := newRegistryService(ctx, cfg, open, log, metrics)
+	if err != nil {
+		return err
+	}
+	return withMetrics(ctx, svc, cfg.MetricsListen, opshttp.Handler(metrics, store.Ping), log)
+}
+
+// newRegistryService opens the store of cfg and listens on cfg.Listen.
+// metrics may be nil.
+func newRegistryService(ctx context.Context, cfg *config.Registry, open bool, log *slog.Logger, metrics prometheus.Registerer) (*service, registry.Store, error) {
 	writers := make([]xeddsa.PublicKey, len(cfg.Writers))
 	for i, w := range cfg.Writers {
 		var err error
 		if writers[i], err = xeddsa.ParsePublicKey(w); err != nil {
-			return cli.Usagef("writers[%d]: %v", i, err)
+			return nil, nil, cli.Usagef("writers[%d]: %v", i, err)
 		}
 	}
-	metrics := opshttp.NewRegistry()
 	opts := registryserver.Options{
 		MaxBlobSize:       cfg.MaxBlobSize,
 		Tokens:            cfg.Tokens,
@@ -120,38 +128,21 @@ func runRegistry(ctx context.Context, cfg *config.Registry, open bool, log *slog
 		Metrics:           metrics,
 	}
 	if err := opts.Validate(); err != nil {
-		return &cli.UsageError{Err: err}
+		return nil, nil, &cli.UsageError{Err: err}
 	}
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			log.Error("close store", "err", err)
-		}
-	}()
 	srv, err := registryserver.New(store, opts)
 	if err != nil {
-		return err
+		return nil, nil, errors.Join(err, store.Close())
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
+	ln, err := listen(ctx, "registry", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("registry: %w", err)
+		return nil, nil, errors.Join(err, store.Close())
 	}
-	var mln net.Listener
-	if cfg.MetricsListen != "" {
-		if mln, err = lc.Listen(ctx, "tcp", cfg.MetricsListen); err != nil {
-			return errors.Join(fmt.Errorf("registry metrics: %w", err), ln.Close())
-		}
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	if mln != nil {
-		g.Go(func() error { return opshttp.Serve(ctx, mln, opshttp.Handler(metrics, store.Ping), log) })
-	}
-	g.Go(func() error { return srv.Serve(ctx, ln) })
-	return g.Wait()
+	return &service{ln: ln, serve: srv.Serve, close: store.Close}, store, nil
 }
 
 // openStore opens PostgreSQL or the embedded store.

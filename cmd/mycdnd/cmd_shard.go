@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/mycdn/mycdn/cmd/internal/cli"
 	"github.com/mycdn/mycdn/internal/opshttp"
@@ -68,29 +65,28 @@ func runShard(ctx context.Context, opts shardOptions, stderr io.Writer) error {
 	}
 	reg := opshttp.NewRegistry()
 	so.Logger, so.Registerer = log, reg
-	st, err := store.Open(opts.data, store.Options{Logger: log})
+	svc, srv, err := newShardService(ctx, opts.listen, opts.data, so)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	return withMetrics(ctx, svc, opts.metricsListen, opshttp.Handler(reg, srv.Healthy), log)
+}
+
+// newShardService opens the store in data and listens on addr.
+func newShardService(ctx context.Context, addr, data string, so shardserver.Options) (*service, *shardserver.Server, error) {
+	st, err := store.Open(data, store.Options{Logger: so.Logger})
+	if err != nil {
+		return nil, nil, err
+	}
 	srv, err := shardserver.New(st, so)
 	if err != nil {
-		return err
+		st.Close()
+		return nil, nil, err
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", opts.listen)
+	ln, err := listen(ctx, "shard store", addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		st.Close()
+		return nil, nil, err
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	if opts.metricsListen != "" {
-		mln, err := lc.Listen(ctx, "tcp", opts.metricsListen)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("metrics listen: %w", err)
-		}
-		g.Go(func() error { return opshttp.Serve(ctx, mln, opshttp.Handler(reg, srv.Healthy), log) })
-	}
-	g.Go(func() error { return srv.Serve(ctx, ln) })
-	return g.Wait()
+	return &service{ln: ln, serve: srv.Serve, close: st.Close}, srv, nil
 }
