@@ -22,6 +22,6 @@ func newRootCmd() *cobra.Command {
 erasure-coded shards of content, the registry that keeps sealed metadata, and
 the HTTP gateway that readers and browsers fetch content from.`,
 	})
-	root.AddCommand(newShardCmd(), newRegistryCmd(), newGatewayCmd())
+	root.AddCommand(newDevCmd(), newShardCmd(), newRegistryCmd(), newGatewayCmd())
 	return root
 }
