@@ -354,7 +354,10 @@ func (c *Client) once(ctx context.Context, fn func(*conn) error) error {
 			}
 		}
 		if err != nil && reused && attempt == 0 && !cn.replied && ctx.Err() == nil && !isTimeout(err) {
-			continue // a stale pooled connection: the server closed it
+			// A stale pooled connection: the server closed it, and likely
+			// the other idle ones too (it restarted); try a new one.
+			c.dropIdle()
+			continue
 		}
 		return err
 	}
@@ -389,6 +392,15 @@ func (c *Client) get(ctx context.Context) (*conn, bool, error) {
 	closeAll(stale)
 	cn, err := c.dial(ctx)
 	return cn, false, err
+}
+
+// dropIdle closes the idle connections.
+func (c *Client) dropIdle() {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	closeAll(idle)
 }
 
 func closeAll(conns []*conn) {

@@ -367,3 +367,28 @@ func TestLimitsAndOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestServerRestart restarts a store under a client holding several idle
+// connections to it: the next call, with no retries, goes through on a new
+// connection instead of failing on the dead ones.
+func TestServerRestart(t *testing.T) {
+	s := testenv.StartShard(t, testenv.ShardOptions{})
+	c := newClient(t, shardclient.Options{Addr: s.Addr, PoolSize: 4, Retry: retry.Policy{Retries: -1}})
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	for i := range 4 { // four connections, all idle afterwards
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Set(ctx, []byte{byte(i)}, []byte("v")); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	s.Stop()
+	testenv.StartShard(t, testenv.ShardOptions{Dir: s.Dir, Addr: s.Addr})
+	if got, err := c.Get(ctx, []byte{2}, nil); err != nil || string(got) != "v" {
+		t.Fatalf("get after the server restarted: %q %v", got, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,38 +38,56 @@ func Build(t testing.TB, name string) string {
 	return bin
 }
 
-// ShardProcess is "mycdnd shard" running as a child process.
-type ShardProcess struct {
-	Addr        string // the Redis protocol port
-	MetricsAddr string // /metrics and /healthz
-	Dir         string
-	cmd         *exec.Cmd
-	exited      chan struct{}
-	mu          sync.Mutex
-	log         bytes.Buffer
+// Process is a mycdnd server ("mycdnd shard", "registry" or "gateway")
+// running as a child process.
+type Process struct {
+	// Addr is the address of its main port: the Redis protocol port of a
+	// shard store, the HTTP port of a registry or gateway.
+	Addr string
+	// MetricsAddr serves /metrics and /healthz, when asked for.
+	MetricsAddr string
+	// Dir is the data directory of a shard store.
+	Dir    string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	mu     sync.Mutex
+	log    bytes.Buffer
 }
 
-var addrRE = regexp.MustCompile(`msg="serving (shard store|metrics)" addr=(\S+)`)
+var addrRE = regexp.MustCompile(`msg="serving (shard store|registry|gateway|metrics)" addr=(\S+)`)
 
 // StartShardProcess runs bin (from [Build]) as "mycdnd shard" on free
 // loopback ports, with its store in dir and the given extra arguments (such
 // as --config), waits until it listens and kills it when t ends.
-func StartShardProcess(t testing.TB, bin, dir string, args ...string) *ShardProcess {
+func StartShardProcess(t testing.TB, bin, dir string, args ...string) *Process {
 	t.Helper()
-	p := &ShardProcess{Dir: dir, exited: make(chan struct{})}
-	p.cmd = exec.CommandContext(context.Background(), bin, append([]string{"shard", "--data", dir,
-		"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)...)
+	p := StartServer(t, bin, "shard", append([]string{"--data", dir, "--listen", "127.0.0.1:0",
+		"--metrics-listen", "127.0.0.1:0"}, args...)...)
+	p.Dir = dir
+	return p
+}
+
+// StartServer runs bin (from [Build]) as "mycdnd <server> args...", waits
+// until it logs that it serves (and serves metrics, when args have
+// --metrics-listen), and kills it when t ends. args must include the
+// addresses to listen on; "127.0.0.1:0" picks free ports.
+func StartServer(t testing.TB, bin, server string, args ...string) *Process {
+	t.Helper()
+	p := &Process{exited: make(chan struct{})}
+	wantMetrics := slices.Contains(args, "--metrics-listen")
+	p.cmd = exec.CommandContext(context.Background(), bin, append([]string{server}, args...)...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start mycdnd shard: %v", err)
+		t.Fatalf("start mycdnd %s: %v", server, err)
 	}
 	found := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(nil, 1<<20)
+		ready := false
 		for sc.Scan() {
 			p.mu.Lock()
 			p.log.Write(sc.Bytes())
@@ -79,7 +98,8 @@ func StartShardProcess(t testing.TB, bin, dir string, args ...string) *ShardProc
 				} else {
 					p.Addr = m[2]
 				}
-				if p.Addr != "" && p.MetricsAddr != "" {
+				if !ready && p.Addr != "" && (p.MetricsAddr != "" || !wantMetrics) {
+					ready = true
 					close(found)
 				}
 			}
@@ -92,49 +112,49 @@ func StartShardProcess(t testing.TB, bin, dir string, args ...string) *ShardProc
 	select {
 	case <-found:
 	case <-p.exited:
-		t.Fatalf("mycdnd shard exited: %s\n%s", p.cmd.ProcessState, p.Log())
+		t.Fatalf("mycdnd %s exited: %s\n%s", server, p.cmd.ProcessState, p.Log())
 	case <-time.After(30 * time.Second):
 		p.Kill()
-		t.Fatalf("mycdnd shard did not start listening within 30s\n%s", p.Log())
+		t.Fatalf("mycdnd %s did not start serving within 30s\n%s", server, p.Log())
 	}
 	t.Cleanup(p.Kill)
 	return p
 }
 
 // Log returns what the process logged so far.
-func (p *ShardProcess) Log() string {
+func (p *Process) Log() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.log.String()
 }
 
 // PID returns the process id.
-func (p *ShardProcess) PID() int { return p.cmd.Process.Pid }
+func (p *Process) PID() int { return p.cmd.Process.Pid }
 
 // Kill kills the process with SIGKILL, as a crash would, and waits for it.
-func (p *ShardProcess) Kill() {
+func (p *Process) Kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.exited
 }
 
 // Stop asks the process to stop with SIGTERM and waits for it, failing t if
 // it does not exit cleanly within 10 seconds.
-func (p *ShardProcess) Stop(t testing.TB) {
+func (p *Process) Stop(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
 		if !p.cmd.ProcessState.Success() {
-			t.Errorf("mycdnd shard exited with %s\n%s", p.cmd.ProcessState, p.Log())
+			t.Errorf("mycdnd exited with %s\n%s", p.cmd.ProcessState, p.Log())
 		}
 	case <-time.After(10 * time.Second):
 		p.Kill()
-		t.Errorf("mycdnd shard did not stop within 10s of SIGTERM")
+		t.Errorf("mycdnd did not stop within 10s of SIGTERM")
 	}
 }
 
 // PeakRSS returns the process's peak resident set size (VmHWM) in bytes.
-func (p *ShardProcess) PeakRSS() (int64, error) {
+func (p *Process) PeakRSS() (int64, error) {
 	return PeakRSS(p.PID())
 }
 
