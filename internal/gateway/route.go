@@ -81,7 +81,7 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request) (*request, error)
 			return nil, err
 		}
 		return &request{form: bareForm, lookup: lookup, key: key, base: "/" + first + "/" + key.String() + "/",
-			logPath: "/" + first}, nil
+			logPath: "/" + lookup.String()}, nil
 	}
 	keyHex, path, slash := strings.Cut(rest, "/")
 	if keyHex == "" {
@@ -92,7 +92,7 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request) (*request, error)
 		return nil, errorf(http.StatusBadRequest, "bad key: want 32 hex characters")
 	}
 	return &request{form: pathForm, lookup: lookup, key: key, path: path, base: "/" + first + "/" + keyHex + "/",
-		slash: !slash, logPath: "/" + first + "/<key>/" + path}, nil
+		slash: !slash, logPath: "/" + lookup.String() + "/<key>/" + path}, nil
 }
 
 // hostLabel returns the first label of a host under the gateway's domain.
