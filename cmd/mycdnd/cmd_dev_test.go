@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"math/rand/v2"
@@ -10,30 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mycdn/mycdn/internal/config"
+	"github.com/mycdn/mycdn/internal/testenv"
 )
-
-// syncBuffer is a buffer that one goroutine writes while another reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var publishedRE = regexp.MustCompile(`Published \S+: (http://\S+)`)
 
@@ -42,7 +23,7 @@ var publishedRE = regexp.MustCompile(`Published \S+: (http://\S+)`)
 func startDev(t *testing.T, opts devOptions) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errs syncBuffer
+	var out, errs testenv.Buffer
 	done := make(chan error, 1)
 	go func() { done <- runDev(ctx, opts, &out, &errs) }()
 	deadline := time.Now().Add(time.Minute)

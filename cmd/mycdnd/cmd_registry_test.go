@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,27 +41,9 @@ type serverProcess struct {
 	cmd     *exec.Cmd
 	url     string // of the API or the gateway
 	metrics string // of /metrics and /healthz, if asked for
-	log     *logBuffer
+	log     *testenv.Buffer
 	done    chan error
 	stopped bool
-}
-
-// logBuffer collects a process's log lines for concurrent readers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) add(line string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.WriteString(line + "\n")
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var addrRE = regexp.MustCompile(`msg="serving (registry|gateway|metrics)" addr=([0-9.:]+)`)
@@ -86,14 +68,14 @@ func startServer(t *testing.T, bin, name string, args ...string) *serverProcess 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &serverProcess{cmd: cmd, log: &logBuffer{}, done: make(chan error, 1)}
+	p := &serverProcess{cmd: cmd, log: &testenv.Buffer{}, done: make(chan error, 1)}
 	ready := make(chan struct{})
 	wantMetrics := strings.Contains(strings.Join(args, " "), "--metrics-listen")
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
-			p.log.add(line)
+			fmt.Fprintln(p.log, line)
 			if m := addrRE.FindStringSubmatch(line); m != nil {
 				if m[1] == name {
 					p.url = "http://" + m[2]

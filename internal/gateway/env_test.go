@@ -39,7 +39,7 @@ type env struct {
 	gw      *gateway.Server
 	url     string // http://127.0.0.1:port
 	addr    string
-	log     *logBuffer
+	log     *testenv.Buffer
 	client  *http.Client
 	stop    func()
 }
@@ -64,7 +64,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.n == 0 {
 		o.n, o.k = 3, 2
 	}
-	e := &env{t: t, nw: o.nw, log: &logBuffer{}}
+	e := &env{t: t, nw: o.nw, log: &testenv.Buffer{}}
 	if e.nw == nil {
 		e.nw = testenv.StartNetwork(t, o.n)
 	}
@@ -209,24 +209,6 @@ func random(n int, seed uint64) []byte {
 	r := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)})
 	_, _ = r.Read(b)
 	return b
-}
-
-// logBuffer is a concurrency-safe buffer for the gateway's log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 type smallSendBuffer struct {

@@ -196,28 +196,10 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLogAndMetrics checks one log line per request, without secrets, and
 // the request counters.
 func TestLogAndMetrics(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.Buffer
 	reg := prometheus.NewRegistry()
 	opts := writeOpts()
 	opts.Log = slog.New(slog.NewTextHandler(&logs, nil))
