@@ -10,6 +10,7 @@ import (
 	"github.com/mycdn/mycdn/cmd/internal/cli"
 	"github.com/mycdn/mycdn/internal/seal"
 	"github.com/mycdn/mycdn/meta"
+	"github.com/mycdn/mycdn/ref"
 )
 
 func newCatCmd() *cobra.Command {
@@ -24,21 +25,14 @@ Every block is verified before a byte of it is written.`,
   mycdnctl cat 'http://127.0.0.1:8080/<lookup>/<key>/css/site.css' > site.css`,
 		Args: cli.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := newReader(c, opts)
-			if err != nil {
-				return err
-			}
-			defer r.close()
-			_, m, err := r.open(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			file, ok := m.(*meta.File)
-			if !ok {
-				return fmt.Errorf("%s is a directory: list it with ls, or fetch it with get", args[0])
-			}
-			_, err = r.copyFile(c.Context(), c.OutOrStdout(), file, opts.verifyAll, nil)
-			return explain(err)
+			return read(c, opts, args[0], func(r *reader, _ ref.Ref, m meta.Metadata) error {
+				file, ok := m.(*meta.File)
+				if !ok {
+					return fmt.Errorf("%s is a directory: list it with ls, or fetch it with get", args[0])
+				}
+				_, err := r.copyFile(c.Context(), c.OutOrStdout(), file, opts.verifyAll, nil)
+				return explain(err)
+			})
 		},
 	}
 	opts.flags(c, true)

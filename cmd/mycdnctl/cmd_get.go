@@ -14,6 +14,7 @@ import (
 	"github.com/mycdn/mycdn/cmd/internal/cli"
 	"github.com/mycdn/mycdn/internal/fetch"
 	"github.com/mycdn/mycdn/meta"
+	"github.com/mycdn/mycdn/ref"
 )
 
 type getOptions struct {
@@ -48,35 +49,29 @@ partial file behind. An existing target is kept unless --force is given.`,
 }
 
 func runGet(c *cobra.Command, opts getOptions, s string) error {
-	ctx := c.Context()
-	r, err := newReader(c, opts.readOptions)
-	if err != nil {
-		return err
-	}
-	defer r.close()
-	_, m, err := r.open(ctx, s)
-	if err != nil {
-		return err
-	}
-	target := opts.output
-	if target == "" {
-		if target, err = entryName(fetch.Name(m)); err != nil {
+	return read(c, opts.readOptions, s, func(r *reader, _ ref.Ref, m meta.Metadata) error {
+		ctx := c.Context()
+		target := opts.output
+		if target == "" {
+			var err error
+			if target, err = entryName(fetch.Name(m)); err != nil {
+				return err
+			}
+		}
+		total, err := r.treeSize(ctx, m)
+		if err != nil {
 			return err
 		}
-	}
-	total, err := r.treeSize(ctx, m)
-	if err != nil {
-		return err
-	}
-	progress := cli.NewProgress(stderrFile(c), total, "downloading")
-	defer progress.Finish()
-	g := getter{reader: r, force: opts.force, verifyAll: opts.verifyAll, progress: progress.Add}
-	if err := g.get(ctx, target, m); err != nil {
-		return explain(err)
-	}
-	progress.Finish()
-	fmt.Fprintf(c.ErrOrStderr(), "wrote %s (%d bytes)\n", target, total)
-	return nil
+		progress := cli.NewProgress(stderrFile(c), total, "downloading")
+		defer progress.Finish()
+		g := getter{reader: r, force: opts.force, verifyAll: opts.verifyAll, progress: progress.Add}
+		if err := g.get(ctx, target, m); err != nil {
+			return explain(err)
+		}
+		progress.Finish()
+		fmt.Fprintf(c.ErrOrStderr(), "wrote %s (%d bytes)\n", target, total)
+		return nil
+	})
 }
 
 // entryName checks that a name from metadata is a plain file name, so that

@@ -40,20 +40,12 @@ in bytes and name; with -R the whole tree, by path. A file is listed alone.
 --json prints one JSON object per entry (path, name, kind, size, ref).`,
 		Args: cli.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := newReader(c, opts.readOptions)
-			if err != nil {
-				return err
-			}
-			defer r.close()
-			rf, m, err := r.open(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			d, ok := m.(*meta.Directory)
-			if !ok {
+			return read(c, opts.readOptions, args[0], func(r *reader, rf ref.Ref, m meta.Metadata) error {
+				if d, ok := m.(*meta.Directory); ok {
+					return r.listDir(c.Context(), c.OutOrStdout(), opts, "", d)
+				}
 				return r.list(c.Context(), c.OutOrStdout(), opts, "", fetch.Entry{Entry: meta.Entry{Lookup: rf.Lookup, Key: &rf.Key}, Metadata: m})
-			}
-			return r.listDir(c.Context(), c.OutOrStdout(), opts, "", d)
+			})
 		},
 	}
 	opts.flags(c, false)

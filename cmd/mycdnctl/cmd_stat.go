@@ -29,27 +29,21 @@ Embedded tokens are shown as "<redacted>". --json prints the reference, the
 size and the metadata in its JSON form (see "mycdnctl meta").`,
 		Args: cli.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := newReader(c, opts)
-			if err != nil {
-				return err
-			}
-			defer r.close()
-			rf, m, err := r.open(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			var size int64
-			if f, ok := m.(*meta.File); ok {
-				if size, err = r.Size(c.Context(), f); err != nil {
-					return err
+			return read(c, opts, args[0], func(r *reader, rf ref.Ref, m meta.Metadata) error {
+				var size int64
+				if f, ok := m.(*meta.File); ok {
+					var err error
+					if size, err = r.Size(c.Context(), f); err != nil {
+						return err
+					}
 				}
-			}
-			m = redact(m)
-			if asJSON {
-				return statJSON(c.OutOrStdout(), rf, size, m)
-			}
-			statText(c.OutOrStdout(), rf, size, m)
-			return nil
+				m = redact(m)
+				if asJSON {
+					return statJSON(c.OutOrStdout(), rf, size, m)
+				}
+				statText(c.OutOrStdout(), rf, size, m)
+				return nil
+			})
 		},
 	}
 	opts.flags(c, false)

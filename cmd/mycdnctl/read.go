@@ -88,6 +88,21 @@ func newReader(c *cobra.Command, opts readOptions) (*reader, error) {
 	}}, nil
 }
 
+// read opens reference s with a reader for opts and calls f with what it
+// names: the shared start of the commands that read.
+func read(c *cobra.Command, opts readOptions, s string, f func(r *reader, rf ref.Ref, m meta.Metadata) error) error {
+	r, err := newReader(c, opts)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	rf, m, err := r.open(c.Context(), s)
+	if err != nil {
+		return err
+	}
+	return f(r, rf, m)
+}
+
 // open parses a reference and returns the metadata it names, following
 // the path of a gateway URL into a directory.
 func (r *reader) open(ctx context.Context, s string) (ref.Ref, meta.Metadata, error) {
