@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Commands of our own, beside the standard Redis ones.
@@ -64,25 +65,13 @@ const (
 	PublicRW
 )
 
-var modeNames = map[Mode]string{Private: "private", PublicRead: "public-read", PublicRW: "public-rw"}
+var modeNames = enum[Mode]{"database mode", []string{"private", "public-read", "public-rw"}}
 
 // String returns the mode's name as written in shard.toml.
-func (m Mode) String() string {
-	if s, ok := modeNames[m]; ok {
-		return s
-	}
-	return fmt.Sprintf("mode(%d)", uint8(m))
-}
+func (m Mode) String() string { return modeNames.name(m) }
 
 // ParseMode parses "private", "public-read" or "public-rw".
-func ParseMode(s string) (Mode, error) {
-	for m, name := range modeNames {
-		if s == name {
-			return m, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown database mode %q: want private, public-read or public-rw", s)
-}
+func ParseMode(s string) (Mode, error) { return modeNames.parse(s) }
 
 // MarshalText implements [encoding.TextMarshaler].
 func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
@@ -105,24 +94,35 @@ const (
 	Admin
 )
 
-var rightNames = map[Right]string{Read: "read", Write: "write", Admin: "admin"}
+var rightNames = enum[Right]{"right", []string{"read", "write", "admin"}}
 
 // String returns the right's name.
-func (r Right) String() string {
-	if s, ok := rightNames[r]; ok {
-		return s
-	}
-	return fmt.Sprintf("right(%d)", uint8(r))
-}
+func (r Right) String() string { return rightNames.name(r) }
 
 // ParseRight parses "read", "write" or "admin".
-func ParseRight(s string) (Right, error) {
-	for r, name := range rightNames {
-		if s == name {
-			return r, nil
+func ParseRight(s string) (Right, error) { return rightNames.parse(s) }
+
+// enum names the values 1, 2, ... of an enumeration.
+type enum[T ~uint8] struct {
+	kind  string
+	names []string // names[i] is the name of value i+1
+}
+
+func (e enum[T]) name(v T) string {
+	if v >= 1 && int(v) <= len(e.names) {
+		return e.names[v-1]
+	}
+	return fmt.Sprintf("%s(%d)", e.kind, uint8(v))
+}
+
+func (e enum[T]) parse(s string) (T, error) {
+	for i, n := range e.names {
+		if s == n {
+			return T(i + 1), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown right %q: want read, write or admin", s)
+	last := len(e.names) - 1
+	return 0, fmt.Errorf("unknown %s %q: want %s or %s", e.kind, s, strings.Join(e.names[:last], ", "), e.names[last])
 }
 
 // Includes reports whether r grants at least want.
