@@ -1,9 +1,7 @@
 package testenv
 
 import (
-	"context"
 	"log/slog"
-	"net"
 	"testing"
 
 	"github.com/mycdn/mycdn/internal/registry/pebblestore"
@@ -37,25 +35,8 @@ func StartRegistry(t testing.TB, opts registryserver.Options) *Registry {
 		st.Close()
 		t.Fatal(err)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	r := &Registry{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String()}
-	r.stop = func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("registry: serve: %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("registry: close store: %v", err)
-		}
-	}
+	addr, stop := serve(t, "registry", "127.0.0.1:0", srv.Serve, st.Close)
+	r := &Registry{URL: "http://" + addr, Addr: addr, stop: stop}
 	t.Cleanup(r.stop)
 	return r
 }

@@ -67,27 +67,36 @@ func StartShard(t testing.TB, o ShardOptions) *Shard {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
+	addr, stop := serve(t, "shard store", o.Addr, srv.Serve, st.Close)
+	s := &Shard{Addr: addr, Dir: o.Dir, Server: srv, Store: st, Registry: reg, stop: stop}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// serve serves on addr ("127.0.0.1:0" picks a free port) until stop is
+// called, then calls release; it returns the address it listens on. stop
+// may be called more than once. If listening fails, release is called and
+// t fails.
+func serve(t testing.TB, what, addr string, serve func(context.Context, net.Listener) error, release func() error) (string, func()) {
+	t.Helper()
 	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", o.Addr)
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		st.Close()
-		t.Fatal(err)
+		_ = release() // the listen error is the one to report
+		t.Fatalf("%s: %v", what, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	s := &Shard{Addr: ln.Addr().String(), Dir: o.Dir, Server: srv, Store: st, Registry: reg}
-	s.stop = sync.OnceFunc(func() {
+	go func() { done <- serve(ctx, ln) }()
+	return ln.Addr().String(), sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+			t.Errorf("%s: serve: %v", what, err)
 		}
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
+		if err := release(); err != nil {
+			t.Errorf("%s: close: %v", what, err)
 		}
 	})
-	t.Cleanup(s.Stop)
-	return s
 }
 
 // Stop stops serving and closes the store; later calls do nothing.
