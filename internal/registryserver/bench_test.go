@@ -3,10 +3,8 @@ package registryserver_test
 import (
 	"encoding/binary"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mycdn/mycdn/internal/registry"
 	"github.com/mycdn/mycdn/internal/registry/storetest"
@@ -29,14 +27,7 @@ const (
 // on PostgreSQL with its durable defaults (fsync and synchronous commit on,
 // as Pebble syncs every put).
 func BenchmarkRegistry(b *testing.B) {
-	pg := testenv.NewPostgres(b, testenv.PostgresOptions{Durable: true})
-	for _, st := range []struct {
-		name string
-		open func(b *testing.B) registry.Store
-	}{
-		{"embedded", func(b *testing.B) registry.Store { return openPebble(b) }},
-		{"postgres", func(b *testing.B) registry.Store { return openPostgres(b, pg.NewDatabase(b)) }},
-	} {
+	for _, st := range benchStores(b) {
 		b.Run(st.name, func(b *testing.B) {
 			base := serve(b, st.open(b), writeOpts())
 			c, err := registryclient.New(base, &registryclient.Options{Token: token})
@@ -70,6 +61,22 @@ func BenchmarkRegistry(b *testing.B) {
 	}
 }
 
+// benchStore opens a store of one kind for a benchmark.
+type benchStore struct {
+	name string
+	open func(b *testing.B) registry.Store
+}
+
+// benchStores returns the embedded store and PostgreSQL with its durable
+// defaults (fsync and synchronous commit on, as Pebble syncs every put).
+func benchStores(b *testing.B) []benchStore {
+	pg := testenv.NewPostgres(b, testenv.PostgresOptions{Durable: true})
+	return []benchStore{
+		{"embedded", func(b *testing.B) registry.Store { return openPebble(b) }},
+		{"postgres", func(b *testing.B) registry.Store { return openPostgres(b, pg.NewDatabase(b)) }},
+	}
+}
+
 // benchBlob returns a distinct 2 KiB blob for run and i. Run 0 holds the
 // blobs that gets read; each run of put takes a new number, so that it
 // stores new blobs rather than ones an earlier run stored.
@@ -92,24 +99,7 @@ func parallel(b *testing.B, f func(i int64) error) {
 // parallelEach runs b.N calls from benchClients goroutines, each calling
 // the function that mk made for it, and reports calls per second.
 func parallelEach(b *testing.B, mk func() func(i int64) error) {
-	b.ReportAllocs()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	start := time.Now()
-	for range benchClients {
-		f := mk()
-		wg.Go(func() {
-			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				if err := f(i); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+	storetest.Parallel(b, benchClients, "req/s", mk)
 }
 
 // BenchmarkNames measures names from 16 concurrent clients over loopback
@@ -117,14 +107,7 @@ func parallelEach(b *testing.B, mk func() func(i int64) error) {
 // ACL, then a signed POST that the registry verifies and stores with a
 // compare and set), each client setting a name of its own.
 func BenchmarkNames(b *testing.B) {
-	pg := testenv.NewPostgres(b, testenv.PostgresOptions{Durable: true})
-	for _, st := range []struct {
-		name string
-		open func(b *testing.B) registry.Store
-	}{
-		{"embedded", func(b *testing.B) registry.Store { return openPebble(b) }},
-		{"postgres", func(b *testing.B) registry.Store { return openPostgres(b, pg.NewDatabase(b)) }},
-	} {
+	for _, st := range benchStores(b) {
 		b.Run(st.name, func(b *testing.B) {
 			base := serve(b, st.open(b), registryserver.Options{Open: true})
 			c, err := registryclient.New(base, nil)

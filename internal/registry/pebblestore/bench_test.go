@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mycdn/mycdn/internal/registry/storetest"
 	"github.com/mycdn/mycdn/internal/seal"
@@ -25,23 +22,7 @@ const (
 // distinct number, and reports operations per second.
 func parallel(b *testing.B, f func(i int64) error) {
 	b.SetBytes(benchSize)
-	b.ReportAllocs()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	start := time.Now()
-	for range benchWriters {
-		wg.Go(func() {
-			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				if err := f(i); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
+	storetest.Parallel(b, benchWriters, "ops/s", func() func(int64) error { return f })
 }
 
 // blob returns a distinct 2 KiB blob for i.
